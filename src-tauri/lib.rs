@@ -1,0 +1,12 @@
+//! maskgate: a local proxy between Claude Code and the Anthropic API (or a Kong Gateway)
+//! that masks AWS identifiers on the way out and restores them on the way back.
+//!
+//! - [`mask`]: the identifier catalog, the anchor-driven engine, tokens, the request walk.
+//! - [`restore`]: tokens back to originals in JSON responses and SSE streams.
+//! - [`proxy`]: the axum server, its guard, the upstream client, Anthropic-style errors.
+//! - [`journal`]: one record per exchange, for the live view, metrics and the audit log.
+//! - [`settings`]: the config file and the keychain-held secrets.
+#![forbid(unsafe_code)]
+
+pub mod mask;
+pub mod restore;

@@ -1,0 +1,692 @@
+//! The identifier kinds maskgate knows: one [`Kind`] per category a user can switch on or off.
+//!
+//! Each kind names the literal anchors that must occur in or next to an identifier
+//! (`i-`, `arn:`, `.amazonaws.com`, `account` …) and a matcher that, given one anchor hit,
+//! validates the precise shape around it. The engine finds all anchors in one pass, so a kind
+//! costs nothing where its anchors do not occur. Order matters only to break ties between two
+//! kinds that claim exactly the same span: the earlier kind wins.
+
+use std::ops::Range;
+
+use super::scan::{
+    boundary_after, boundary_before, cidr_suffix, is_base64, is_lower_hex, is_private_ipv4,
+    is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid, run_len, run_start,
+    skip_gap, HostClass,
+};
+
+/// Finds the spans an anchor hit stands for. `hit` is where the anchor matched
+/// (ASCII case-insensitively); matchers check the exact case they need.
+pub type Matcher = fn(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>);
+
+/// One category of identifier.
+pub struct Kind {
+    /// Stable id used in settings, reports and the UI (`ec2_instance`).
+    pub id: &'static str,
+    pub label: &'static str,
+    pub description: &'static str,
+    pub example: &'static str,
+    /// Tokens are `{token_prefix}_{n:03}`.
+    pub token_prefix: &'static str,
+    pub anchors: &'static [&'static str],
+    pub matcher: Matcher,
+}
+
+macro_rules! hex_kind {
+    ($id:literal, $label:literal, $prefix:literal, $example:literal, [$($anchor:literal),+]) => {
+        Kind {
+            id: $id,
+            label: $label,
+            description: concat!($label, "s: the prefix followed by 8 or 17 lowercase hex digits."),
+            example: $example,
+            token_prefix: $prefix,
+            anchors: &[$($anchor),+],
+            matcher: hex_resource_id,
+        }
+    };
+}
+
+/// Every built-in kind, in tie-break order.
+pub static CATALOG: &[Kind] = &[
+    Kind {
+        id: "lambda_function",
+        label: "Lambda function ARN",
+        description: "ARNs of Lambda functions, with or without a version or alias.",
+        example: "arn:aws:lambda:us-east-1:123456789012:function:billing-export",
+        token_prefix: "LAMBDA_FUNCTION",
+        anchors: &["arn:"],
+        matcher: lambda_arn,
+    },
+    Kind {
+        id: "arn",
+        label: "ARN",
+        description: "Amazon Resource Names of any service, in the aws, aws-cn, aws-us-gov and ISO partitions.",
+        example: "arn:aws:iam::123456789012:role/DeployRole",
+        token_prefix: "ARN",
+        anchors: &["arn:"],
+        matcher: any_arn,
+    },
+    hex_kind!("ec2_instance", "EC2 instance ID", "EC2_INSTANCE", "i-0a1b2c3d4e5f67890", ["i-"]),
+    hex_kind!("ami", "AMI ID", "AMI", "ami-0abcdef1234567890", ["ami-"]),
+    hex_kind!("ebs_volume", "EBS volume ID", "EBS_VOLUME", "vol-049df61146c4d7901", ["vol-"]),
+    hex_kind!("ebs_snapshot", "EBS snapshot ID", "EBS_SNAPSHOT", "snap-1234567890abcdef0", ["snap-"]),
+    hex_kind!("vpc", "VPC ID", "VPC", "vpc-0e9801d1290a1b2c3", ["vpc-"]),
+    hex_kind!("subnet", "Subnet ID", "SUBNET", "subnet-0bb1c79de3a1b2c3d", ["subnet-"]),
+    hex_kind!("security_group", "Security group ID", "SECURITY_GROUP", "sg-903004f8", ["sg-"]),
+    hex_kind!("eni", "Network interface ID", "ENI", "eni-0e1f2a3b4c5d6e7f8", ["eni-"]),
+    hex_kind!("internet_gateway", "Internet gateway ID", "INTERNET_GATEWAY", "igw-c0a643a9", ["igw-"]),
+    hex_kind!("nat_gateway", "NAT gateway ID", "NAT_GATEWAY", "nat-05dba92075d71c408", ["nat-"]),
+    hex_kind!("route_table", "Route table ID", "ROUTE_TABLE", "rtb-22574640", ["rtb-"]),
+    hex_kind!("network_acl", "Network ACL ID", "NETWORK_ACL", "acl-5fb85d36", ["acl-"]),
+    hex_kind!("eip_allocation", "Elastic IP allocation ID", "EIP_ALLOCATION", "eipalloc-64d5890a", ["eipalloc-"]),
+    hex_kind!("transit_gateway", "Transit gateway ID", "TRANSIT_GATEWAY", "tgw-0262a0e5210a1b2c3", ["tgw-"]),
+    hex_kind!("vpc_peering", "VPC peering connection ID", "VPC_PEERING", "pcx-111aaa22", ["pcx-"]),
+    hex_kind!(
+        "other_ec2_resource",
+        "Other EC2/VPC resource ID",
+        "EC2_RESOURCE",
+        "vpce-0a1b2c3d4e5f67890",
+        ["vpce-", "eipassoc-", "tgw-attach-", "tgw-rtb-", "rtbassoc-", "dopt-", "lt-", "vgw-", "cgw-", "vpn-", "fs-", "fsap-", "elb-"]
+    ),
+    Kind {
+        id: "s3_bucket",
+        label: "S3 bucket name",
+        description: "Bucket names in s3:// URLs, S3 host names and paths, S3 ARNs, --bucket/Bucket labels, and bucket-like names such as my-prod-data-bucket.",
+        example: "s3://acme-prod-data-bucket/exports/2026/",
+        token_prefix: "S3_BUCKET",
+        anchors: &["s3://", "s3a://", "s3n://", ".amazonaws.com", "arn:", "bucket"],
+        matcher: s3_bucket,
+    },
+    Kind {
+        id: "account_id",
+        label: "AWS account ID",
+        description: "12-digit account IDs inside ARNs, ECR/SQS addresses, and wherever the text labels them as an account or owner.",
+        example: "Account: 123456789012",
+        token_prefix: "AWS_ACCOUNT",
+        anchors: &["arn:", "account", "owner", ".dkr.ecr.", ".amazonaws.com/"],
+        matcher: account_id,
+    },
+    Kind {
+        id: "access_key_id",
+        label: "Access key ID",
+        description: "Access key IDs (AKIA, ASIA, ABIA, ACCA, A3T…): four-letter prefix and 16 more characters.",
+        example: "AKIAIOSFODNN7EXAMPLE",
+        token_prefix: "ACCESS_KEY_ID",
+        anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        matcher: iam_id,
+    },
+    Kind {
+        id: "iam_unique_id",
+        label: "IAM unique ID",
+        description: "IAM unique IDs of users, roles, groups, policies, instance profiles and certificates (AIDA, AROA, AIPA, AGPA, ANPA, ANVA, APKA, ASCA).",
+        example: "AROA3XFRBF535PLBIFPI4",
+        token_prefix: "IAM_UNIQUE_ID",
+        anchors: &["AIDA", "AROA", "AIPA", "AGPA", "ANPA", "ANVA", "APKA", "ASCA"],
+        matcher: iam_id,
+    },
+    Kind {
+        id: "secret_access_key",
+        label: "Secret access key",
+        description: "40-character secret keys after an aws_secret_access_key/SecretAccessKey label or near an access key ID.",
+        example: "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        token_prefix: "SECRET_ACCESS_KEY",
+        anchors: &["secret_access_key", "secretaccesskey", "secret-access-key", "secret access key", "aws_secret_key", "AKIA", "ASIA"],
+        matcher: secret_access_key,
+    },
+    Kind {
+        id: "session_token",
+        label: "Session token",
+        description: "STS session tokens after a session-token label, or recognised by their encoded prefix.",
+        example: "aws_session_token = IQoJb3JpZ2luX2VjEJr…",
+        token_prefix: "SESSION_TOKEN",
+        anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],
+        matcher: session_token,
+    },
+    Kind {
+        id: "private_cidr",
+        label: "Private CIDR block",
+        description: "RFC 1918 network blocks such as 10.0.0.0/16.",
+        example: "10.20.0.0/16",
+        token_prefix: "PRIVATE_CIDR",
+        anchors: &["10.", "172.", "192.168."],
+        matcher: private_cidr,
+    },
+    Kind {
+        id: "private_ipv4",
+        label: "Private IPv4 address",
+        description: "RFC 1918 addresses (10/8, 172.16/12, 192.168/16) with valid octets.",
+        example: "10.0.12.34",
+        token_prefix: "PRIVATE_IP",
+        anchors: &["10.", "172.", "192.168."],
+        matcher: private_ipv4,
+    },
+    Kind {
+        id: "ec2_private_dns",
+        label: "EC2 private host name",
+        description: "ip-10-0-1-23 style host names, with their .ec2.internal/.compute.internal domain.",
+        example: "ip-10-0-1-23.eu-west-1.compute.internal",
+        token_prefix: "EC2_PRIVATE_DNS",
+        anchors: &["ip-"],
+        matcher: ec2_private_dns,
+    },
+    Kind {
+        id: "rds_endpoint",
+        label: "RDS endpoint",
+        description: "RDS and Aurora endpoint host names (*.rds.amazonaws.com).",
+        example: "orders.c9akciq32.us-east-1.rds.amazonaws.com",
+        token_prefix: "RDS_ENDPOINT",
+        anchors: &[".amazonaws.com"],
+        matcher: rds_host,
+    },
+    Kind {
+        id: "elasticache_endpoint",
+        label: "ElastiCache endpoint",
+        description: "ElastiCache host names (*.cache.amazonaws.com).",
+        example: "sessions.abc123.ng.0001.use1.cache.amazonaws.com",
+        token_prefix: "ELASTICACHE_ENDPOINT",
+        anchors: &[".amazonaws.com"],
+        matcher: elasticache_host,
+    },
+    Kind {
+        id: "elb_endpoint",
+        label: "Load balancer host name",
+        description: "ELB, ALB and NLB DNS names (*.elb.amazonaws.com).",
+        example: "internal-api-1234567890.us-east-1.elb.amazonaws.com",
+        token_prefix: "LOAD_BALANCER",
+        anchors: &[".amazonaws.com"],
+        matcher: elb_host,
+    },
+    Kind {
+        id: "eks_endpoint",
+        label: "EKS endpoint",
+        description: "EKS cluster API endpoints (*.eks.amazonaws.com).",
+        example: "A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
+        token_prefix: "EKS_ENDPOINT",
+        anchors: &[".amazonaws.com"],
+        matcher: eks_host,
+    },
+    Kind {
+        id: "api_gateway_endpoint",
+        label: "API Gateway endpoint",
+        description: "API Gateway invoke host names (*.execute-api.*.amazonaws.com).",
+        example: "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+        token_prefix: "API_GATEWAY",
+        anchors: &[".amazonaws.com"],
+        matcher: api_gateway_host,
+    },
+    Kind {
+        id: "cloudfront_domain",
+        label: "CloudFront domain",
+        description: "CloudFront distribution domains (*.cloudfront.net).",
+        example: "d111111abcdef8.cloudfront.net",
+        token_prefix: "CLOUDFRONT_DOMAIN",
+        anchors: &[".cloudfront.net"],
+        matcher: cloudfront_host,
+    },
+    Kind {
+        id: "aws_hostname",
+        label: "Other AWS resource host name",
+        description: "Any other resource-specific *.amazonaws.com or *.on.aws host name (ECR registries, Redshift, OpenSearch, Lambda URLs …); shared service endpoints such as ec2.us-east-1.amazonaws.com are left alone.",
+        example: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        token_prefix: "AWS_HOSTNAME",
+        anchors: &[".amazonaws.com", ".on.aws"],
+        matcher: other_aws_host,
+    },
+    Kind {
+        id: "route53_zone",
+        label: "Route 53 hosted zone ID",
+        description: "Hosted zone IDs (Z…) after a hosted-zone label or in /hostedzone/ paths.",
+        example: "/hostedzone/Z1D633PJN98FT9",
+        token_prefix: "HOSTED_ZONE",
+        anchors: &["hostedzone", "hosted-zone", "hosted_zone", "hosted zone"],
+        matcher: route53_zone,
+    },
+    Kind {
+        id: "kms_key",
+        label: "KMS key ID",
+        description: "KMS key IDs (UUIDs next to a kms/key-id label) and multi-Region keys (mrk-…). Bare UUIDs elsewhere are left alone.",
+        example: "--key-id 1234abcd-12ab-34cd-56ef-1234567890ab",
+        token_prefix: "KMS_KEY",
+        anchors: &["kms", "keyid", "key-id", "key_id", "key id", "mrk-"],
+        matcher: kms_key,
+    },
+];
+
+/// Looks a built-in kind up by id.
+pub fn kind(id: &str) -> Option<&'static Kind> {
+    CATALOG.iter().find(|k| k.id == id)
+}
+
+fn is_exact(text: &str, hit: &Range<usize>, literal: &str) -> bool {
+    text.as_bytes()[hit.clone()] == *literal.as_bytes()
+}
+
+fn hex_resource_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
+        return;
+    }
+    let n = run_len(t, hit.end, is_lower_hex);
+    if (n == 8 || n == 17) && boundary_after(t, hit.end + n) {
+        out.push(hit.start..hit.end + n);
+    }
+}
+
+fn lambda_arn(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    if let Some(arn) = parse_arn(text, hit.start) {
+        if &text[arn.service] == "lambda" && text[arn.resource].starts_with("function:") {
+            out.push(arn.span);
+        }
+    }
+}
+
+fn any_arn(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    if let Some(arn) = parse_arn(text, hit.start) {
+        out.push(arn.span);
+    }
+}
+
+fn is_bucket_char(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+}
+
+/// A bucket name of 3–63 characters at `start`, with trailing dots and dashes trimmed.
+fn bucket_at(t: &[u8], start: usize) -> Option<Range<usize>> {
+    let raw = run_len(t, start, |b| is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_');
+    let len = t[start..start + raw]
+        .iter()
+        .rposition(|b| b.is_ascii_alphanumeric())
+        .map_or(0, |p| p + 1);
+    (3..=63).contains(&len).then_some(start..start + len)
+}
+
+/// First segments that make a dashed word an S3 API verb or a resource type, not a bucket.
+const NOT_BUCKET_LEADS: &[&str] = &[
+    "create", "delete", "get", "put", "head", "list", "describe", "update", "aws", "s3", "gcs",
+    "the", "a", "an", "my", "your", "our", "this", "new", "default", "example",
+];
+
+fn s3_bucket(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    let anchor = t[hit.clone()].to_ascii_lowercase();
+    match anchor.as_slice() {
+        b"s3://" | b"s3a://" | b"s3n://" => {
+            if boundary_before(t, hit.start) && is_exact(text, &hit, &text[hit.clone()].to_ascii_lowercase()) {
+                out.extend(bucket_at(t, hit.end));
+            }
+        }
+        b".amazonaws.com" => match parse_aws_host(t, hit.clone()).map(|h| (h.span, h.class)) {
+            Some((span, HostClass::S3VirtualHost { bucket_end })) => out.push(span.start..bucket_end),
+            Some((span, HostClass::S3PathStyle)) if t.get(span.end) == Some(&b'/') => {
+                out.extend(bucket_at(t, span.end + 1));
+            }
+            _ => {}
+        },
+        b"arn:" => {
+            if let Some(arn) = parse_arn(text, hit.start) {
+                if &text[arn.service] == "s3" && arn.account.is_none() {
+                    let name = &t[arn.resource.clone()];
+                    let len = name.iter().position(|&b| b == b'/').unwrap_or(name.len());
+                    if len >= 3 {
+                        out.push(arn.resource.start..arn.resource.start + len);
+                    }
+                }
+            }
+        }
+        _ => labelled_or_bucket_like(t, hit, out),
+    }
+}
+
+/// `--bucket NAME`, `"Bucket": "NAME"`, `bucket_name = "NAME"`, or a name such as
+/// `acme-prod-data-bucket` that carries `bucket` as one of its dash/dot segments.
+fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    // A label: the word, an optional name/Name suffix, then a short gap, then the value.
+    let label_end = hit.end
+        + [&b"name"[..], b"_name", b"-name"]
+            .iter()
+            .find(|s| t[hit.end..].len() >= s.len() && t[hit.end..hit.end + s.len()].eq_ignore_ascii_case(s))
+            .map_or(0, |s| s.len());
+    let flag = hit.start >= 2 && &t[hit.start - 2..hit.start] == b"--";
+    let key_like = flag || boundary_before(t, hit.start) && !t.get(label_end).is_some_and(u8::is_ascii_alphanumeric);
+    if key_like {
+        let gap = run_len(t, label_end, |b| matches!(b, b' ' | b'"' | b'\'' | b':' | b'='));
+        let gap_text = &t[label_end..label_end + gap];
+        let quoted = gap_text.contains(&b'"') || gap_text.contains(&b'\'');
+        let assigns = gap_text.contains(&b':') || gap_text.contains(&b'=');
+        if gap > 0 && gap <= 6 && (flag || assigns) {
+            if let Some(name) = bucket_at(t, label_end + gap) {
+                let value = &t[name.clone()];
+                let shaped = value.iter().any(|&b| b == b'-' || b == b'.' || b.is_ascii_digit());
+                if (flag || quoted || shaped) && value.iter().all(|&b| is_bucket_char(b)) {
+                    out.push(name);
+                    return;
+                }
+            }
+        }
+    }
+    if t[hit.clone()] != *b"bucket" {
+        return;
+    }
+    let start = run_start(t, hit.start, is_bucket_char);
+    let end = hit.end + run_len(t, hit.end, is_bucket_char);
+    let (start, end) = trim_name(t, start, end);
+    if start > 0 && (t[start - 1].is_ascii_alphanumeric() || t[start - 1] == b'_') {
+        return;
+    }
+    if !boundary_after(t, end) || t.get(end) == Some(&b'_') || !(3..=63).contains(&(end - start)) {
+        return;
+    }
+    let name = &t[start..end];
+    let segments: Vec<&[u8]> = name.split(|&b| b == b'-' || b == b'.').collect();
+    let lead_is_word = NOT_BUCKET_LEADS.iter().any(|w| segments[0] == w.as_bytes());
+    if segments.len() >= 2 && segments.contains(&&b"bucket"[..]) && !lead_is_word {
+        out.push(start..end);
+    }
+}
+
+fn trim_name(t: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && !t[start].is_ascii_alphanumeric() {
+        start += 1;
+    }
+    while end > start && !t[end - 1].is_ascii_alphanumeric() {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// A 12-digit account number (or `1234-5678-9012`) at `start`; returns its end.
+fn account_number_at(t: &[u8], start: usize) -> Option<usize> {
+    if start > 0 && t[start - 1].is_ascii_digit() {
+        return None;
+    }
+    let plain = run_len(t, start, |b| b.is_ascii_digit());
+    let end = if plain == 12 {
+        start + 12
+    } else if plain == 4
+        && t.get(start + 4) == Some(&b'-')
+        && run_len(t, start + 5, |b| b.is_ascii_digit()) == 4
+        && t.get(start + 9) == Some(&b'-')
+        && run_len(t, start + 10, |b| b.is_ascii_digit()) == 4
+    {
+        start + 14
+    } else {
+        return None;
+    };
+    boundary_after(t, end).then_some(end)
+}
+
+fn account_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    let anchor = t[hit.clone()].to_ascii_lowercase();
+    match anchor.as_slice() {
+        b"arn:" => {
+            if let Some(account) = parse_arn(text, hit.start).and_then(|a| a.account) {
+                out.push(account);
+            }
+        }
+        b".dkr.ecr." => {
+            let start = run_start(t, hit.start, |b| b.is_ascii_digit());
+            if hit.start - start == 12 && boundary_before(t, start) {
+                out.push(start..hit.start);
+            }
+        }
+        b".amazonaws.com/" => {
+            if let Some(end) = account_number_at(t, hit.end).filter(|&e| t.get(e) == Some(&b'/')) {
+                out.push(hit.end..end);
+            }
+        }
+        _ => {
+            // "account" / "owner" labels: the first number within a short gap of letters,
+            // quotes and separators ("Account ID: ", "\"OwnerId\": \""), then any list that follows.
+            let window = &t[hit.end..t.len().min(hit.end + 40)];
+            let Some(first_digit) = window.iter().position(u8::is_ascii_digit) else {
+                return;
+            };
+            let gap = &window[..first_digit];
+            let gap_ok = gap.iter().all(|&b| {
+                b.is_ascii_alphabetic() || b == b'_' || b == b'-' || b == b'#' || b == b'(' || is_label_gap(b)
+            });
+            if !gap_ok {
+                return;
+            }
+            let mut at = hit.end + first_digit;
+            while let Some(end) = account_number_at(t, at) {
+                out.push(at..end);
+                let sep = run_len(t, end, |b| matches!(b, b' ' | b',' | b'"' | b'\'' | b'\n' | b'\t'));
+                if sep == 0 || sep > 6 {
+                    break;
+                }
+                at = end + sep;
+            }
+        }
+    }
+}
+
+fn is_label_gap(b: u8) -> bool {
+    super::scan::is_label_gap(b)
+}
+
+fn iam_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    if !boundary_before(t, hit.start) || !t[hit.clone()].iter().all(|b| is_upper_alnum(*b)) {
+        return;
+    }
+    let n = run_len(t, hit.start, is_upper_alnum);
+    if (n == 20 || n == 21) && boundary_after(t, hit.start + n) {
+        out.push(hit.start..hit.start + n);
+    }
+}
+
+/// A 40-character base64 run at `start` with nothing base64 on either side.
+fn secret_at(t: &[u8], start: usize) -> Option<Range<usize>> {
+    let before_ok = start == 0 || !(is_base64(t[start - 1]) || t[start - 1] == b'=');
+    let n = run_len(t, start, is_base64);
+    (before_ok && n == 40 && t.get(start + n) != Some(&b'=')).then_some(start..start + 40)
+}
+
+fn secret_access_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    let is_key_id = t[hit.clone()] == *b"AKIA" || t[hit.clone()] == *b"ASIA";
+    if !is_key_id {
+        // A label such as aws_secret_access_key / SecretAccessKey / "secret access key".
+        if let Some(value) = skip_gap(t, hit.end, 24).and_then(|s| secret_at(t, s)) {
+            out.push(value);
+        }
+        return;
+    }
+    let mut id = Vec::new();
+    iam_id(text, hit, &mut id);
+    let Some(id) = id.pop() else { return };
+    // Near a key ID: a mixed-case 40-character run within the next few lines (a 40-hex
+    // git SHA has no capitals and is left alone).
+    let window_end = t.len().min(id.end + 240);
+    let mut i = id.end;
+    while i < window_end {
+        let n = run_len(t, i, is_base64);
+        if n == 0 {
+            i += 1;
+            continue;
+        }
+        if let Some(value) = secret_at(t, i) {
+            let v = &t[value.clone()];
+            let mixed = v.iter().any(u8::is_ascii_lowercase)
+                && v.iter().any(u8::is_ascii_uppercase)
+                && v.iter().any(u8::is_ascii_digit);
+            if mixed {
+                out.push(value);
+                return;
+            }
+        }
+        i += n;
+    }
+}
+
+fn session_token(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    let encoded_prefix = SESSION_TOKEN_PREFIXES.iter().any(|p| t[hit.clone()].eq_ignore_ascii_case(p.as_bytes()));
+    let start = if encoded_prefix {
+        let exact = SESSION_TOKEN_PREFIXES.iter().any(|p| t[hit.clone()] == *p.as_bytes());
+        if !exact || (hit.start > 0 && is_base64(t[hit.start - 1])) {
+            return;
+        }
+        hit.start
+    } else {
+        match skip_gap(t, hit.end, 24) {
+            Some(s) => s,
+            None => return,
+        }
+    };
+    let n = run_len(t, start, |b| is_base64(b) || b == b'=');
+    if n >= 64 {
+        out.push(start..start + n);
+    }
+}
+
+/// How STS session tokens begin once base64-encoded.
+const SESSION_TOKEN_PREFIXES: &[&str] = &["IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"];
+
+fn private_address(text: &str, hit: &Range<usize>) -> Option<usize> {
+    let (octets, end) = parse_ipv4(text.as_bytes(), hit.start)?;
+    is_private_ipv4(octets).then_some(end)
+}
+
+fn private_cidr(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    if let Some(end) = private_address(text, &hit).and_then(|e| cidr_suffix(text.as_bytes(), e)) {
+        out.push(hit.start..end);
+    }
+}
+
+fn private_ipv4(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    if let Some(end) = private_address(text, &hit) {
+        out.push(hit.start..end);
+    }
+}
+
+fn ec2_private_dns(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    if !boundary_before(t, hit.start) || !is_exact(text, &hit, "ip-") {
+        return;
+    }
+    let mut octets = [0u8; 4];
+    let mut i = hit.end;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if t.get(i) != Some(&b'-') {
+                return;
+            }
+            i += 1;
+        }
+        let digits = run_len(t, i, |b| b.is_ascii_digit());
+        let Some(value) = std::str::from_utf8(&t[i..i + digits]).ok().and_then(|s| s.parse::<u8>().ok()) else {
+            return;
+        };
+        if digits == 0 || digits > 3 {
+            return;
+        }
+        *octet = value;
+        i += digits;
+    }
+    if !boundary_after(t, i) || t.get(i) == Some(&b'-') || !is_private_ipv4(octets) {
+        return;
+    }
+    // Take the domain along when it is EC2's internal one.
+    let domain_len = run_len(t, i, |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let domain = &text[i..i + domain_len];
+    let end = [".ec2.internal", ".compute.internal"]
+        .iter()
+        .find_map(|suffix| domain.find(suffix).map(|p| i + p + suffix.len()))
+        .unwrap_or(i);
+    out.push(hit.start..end);
+}
+
+fn host_of_class(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>, wanted: HostClass) {
+    if let Some(host) = parse_aws_host(text.as_bytes(), hit) {
+        if host.class == wanted {
+            out.push(host.span);
+        }
+    }
+}
+
+fn rds_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::Rds);
+}
+
+fn elasticache_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::ElastiCache);
+}
+
+fn elb_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::LoadBalancer);
+}
+
+fn eks_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::Eks);
+}
+
+fn api_gateway_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::ApiGateway);
+}
+
+fn cloudfront_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::CloudFront);
+}
+
+fn other_aws_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    host_of_class(text, hit, out, HostClass::Other);
+}
+
+fn route53_zone(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    let window_end = t.len().min(hit.end + 32);
+    for i in hit.end..window_end {
+        if t[i] == b'Z' && boundary_before(t, i) {
+            let n = run_len(t, i, is_upper_alnum);
+            let id = &t[i..i + n];
+            if (9..=32).contains(&n) && boundary_after(t, i + n) && id.iter().any(u8::is_ascii_digit) {
+                out.push(i..i + n);
+            }
+            return;
+        }
+        if !(is_label_gap(t[i]) || t[i] == b'/' || t[i].is_ascii_alphabetic()) {
+            return;
+        }
+    }
+}
+
+fn kms_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let t = text.as_bytes();
+    if t[hit.clone()].eq_ignore_ascii_case(b"mrk-") {
+        let n = run_len(t, hit.end, is_lower_hex);
+        if is_exact(text, &hit, "mrk-") && boundary_before(t, hit.start) && n == 32 && boundary_after(t, hit.end + 32) {
+            out.push(hit.start..hit.end + 32);
+        }
+        return;
+    }
+    let window_end = t.len().min(hit.end + 64);
+    for i in hit.end..window_end {
+        if let Some(end) = parse_uuid(t, i) {
+            out.push(i..end);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_token_prefixes_are_unique_and_well_formed() {
+        let mut ids: Vec<_> = CATALOG.iter().map(|k| k.id).collect();
+        let mut prefixes: Vec<_> = CATALOG.iter().map(|k| k.token_prefix).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        assert_eq!(ids.len(), CATALOG.len());
+        assert_eq!(prefixes.len(), CATALOG.len());
+        for k in CATALOG {
+            assert!(k.token_prefix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(!k.anchors.is_empty());
+        }
+    }
+}

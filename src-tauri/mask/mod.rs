@@ -1,0 +1,12 @@
+//! Masking: the identifier catalog, the engine that finds identifiers in a string, the token
+//! table, and the walk over whole request bodies. Knows nothing of HTTP or Tauri.
+
+pub mod catalog;
+pub mod engine;
+pub mod request;
+mod scan;
+pub mod tokens;
+
+pub use engine::{CustomPattern, Engine, EngineError};
+pub use request::{mask_json, mask_text, MaskError, Masked};
+pub use tokens::{TokenEntry, TokenTable};

@@ -1,0 +1,335 @@
+//! Masks whole inputs: an Anthropic request body (JSON) or plain text.
+//!
+//! The JSON body is not rebuilt from a parsed tree. It is validated once with serde_json, then
+//! its string literals are located in place; only the bytes of masked spans change, so every
+//! other byte (key order, numbers, whitespace) reaches the upstream exactly as the client sent
+//! it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
+//! then the rest — which makes token numbers depend only on the conversation's prefix.
+//! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::de::IgnoredAny;
+
+use super::engine::{Engine, Finding};
+use super::tokens::TokenTable;
+
+/// A masked input with its token table and per-kind counts.
+#[derive(Debug)]
+pub struct Masked<T> {
+    pub output: T,
+    pub table: TokenTable,
+    /// Occurrences masked, per rule id.
+    pub counts: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MaskError {
+    #[error("the request body is not valid UTF-8 (byte {0})")]
+    NotUtf8(usize),
+    #[error("the request body is not valid JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+}
+
+/// Masks plain text.
+pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
+    let mut findings = Vec::new();
+    let mut taken = HashSet::new();
+    engine.scan(text, &mut findings, &mut taken);
+    let mut table = TokenTable::default();
+    let mut counts = BTreeMap::new();
+    let output = replace_spans(engine, text, &findings, &mut table, &taken, &mut counts);
+    Masked {
+        output,
+        table,
+        counts,
+    }
+}
+
+/// Masks every string of a JSON request body; refuses anything that is not valid JSON.
+pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<Masked<Vec<u8>>, MaskError> {
+    let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
+    serde_json::from_str::<IgnoredAny>(text)?;
+    let literals = locate_strings(text.as_bytes());
+
+    // Pass 1: find identifiers and token-shaped text in every maskable string.
+    let mut order: Vec<usize> = (0..literals.len()).filter(|&i| !literals[i].signed).collect();
+    order.sort_by_key(|&i| literals[i].section);
+    let mut taken = HashSet::new();
+    let mut found: Vec<(usize, Option<String>, Vec<Finding>)> = Vec::new();
+    let mut findings = Vec::new();
+    for &i in &order {
+        let lit = &literals[i];
+        let raw = &text[lit.start..lit.end];
+        let decoded = lit.escaped.then(|| serde_json::from_str::<String>(&text[lit.start - 1..lit.end + 1]));
+        let decoded = decoded.transpose()?;
+        engine.scan(decoded.as_deref().unwrap_or(raw), &mut findings, &mut taken);
+        if !findings.is_empty() {
+            found.push((i, decoded, std::mem::take(&mut findings)));
+        }
+    }
+
+    // Pass 2: number tokens in walk order, then splice replacements in byte order.
+    let mut table = TokenTable::default();
+    let mut counts = BTreeMap::new();
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::with_capacity(found.len());
+    for (i, decoded, findings) in &found {
+        let lit = &literals[*i];
+        match decoded {
+            None => {
+                for f in findings {
+                    let rule = &engine.rules()[f.rule];
+                    let original = &text[lit.start + f.span.start..lit.start + f.span.end];
+                    let token = table.token_for(&rule.token_prefix, &rule.id, original, &taken);
+                    *counts.entry(rule.id.clone()).or_insert(0) += 1;
+                    edits.push((lit.start + f.span.start..lit.start + f.span.end, token.to_owned()));
+                }
+            }
+            Some(decoded) => {
+                let masked = replace_spans(engine, decoded, findings, &mut table, &taken, &mut counts);
+                let encoded = serde_json::to_string(&masked).expect("a String always serializes");
+                edits.push((lit.start - 1..lit.end + 1, encoded));
+            }
+        }
+    }
+    edits.sort_unstable_by_key(|(range, _)| range.start);
+    let mut output = Vec::with_capacity(body.len() + edits.len() * 8);
+    let mut copied = 0;
+    for (range, replacement) in &edits {
+        output.extend_from_slice(&body[copied..range.start]);
+        output.extend_from_slice(replacement.as_bytes());
+        copied = range.end;
+    }
+    output.extend_from_slice(&body[copied..]);
+    Ok(Masked {
+        output,
+        table,
+        counts,
+    })
+}
+
+fn replace_spans(
+    engine: &Engine,
+    text: &str,
+    findings: &[Finding],
+    table: &mut TokenTable,
+    taken: &HashSet<String>,
+    counts: &mut BTreeMap<String, usize>,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for f in findings {
+        let rule = &engine.rules()[f.rule];
+        out.push_str(&text[copied..f.span.start]);
+        out.push_str(table.token_for(&rule.token_prefix, &rule.id, &text[f.span.clone()], taken));
+        *counts.entry(rule.id.clone()).or_insert(0) += 1;
+        copied = f.span.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Where a top-level member sits in prompt-cache order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Tools,
+    System,
+    Messages,
+    Other,
+}
+
+impl Section {
+    fn of_key(key: &[u8]) -> Section {
+        match key {
+            b"tools" => Section::Tools,
+            b"system" => Section::System,
+            b"messages" => Section::Messages,
+            _ => Section::Other,
+        }
+    }
+}
+
+/// One string literal of the body: `start..end` is its content between the quotes.
+#[derive(Debug)]
+struct Literal {
+    start: usize,
+    end: usize,
+    escaped: bool,
+    section: Section,
+    /// Inside a thinking / redacted_thinking block.
+    signed: bool,
+}
+
+struct Frame {
+    object: Option<usize>,
+    expecting_key: bool,
+    key_is_type: bool,
+}
+
+/// Locates every string literal of a body already known to be valid JSON.
+fn locate_strings(b: &[u8]) -> Vec<Literal> {
+    // Objects: parent index and whether they are thinking blocks. Literals remember their
+    // innermost object; the thinking flag is settled once the whole body is read, since a
+    // block's "type" may come after its text.
+    let mut objects: Vec<(Option<usize>, bool)> = Vec::new();
+    let mut owners: Vec<Option<usize>> = Vec::new();
+    let mut literals = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut section = Section::Other;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' => {
+                let parent = stack.iter().rev().find_map(|f| f.object);
+                objects.push((parent, false));
+                stack.push(Frame {
+                    object: Some(objects.len() - 1),
+                    expecting_key: true,
+                    key_is_type: false,
+                });
+                i += 1;
+            }
+            b'[' => {
+                stack.push(Frame {
+                    object: None,
+                    expecting_key: false,
+                    key_is_type: false,
+                });
+                i += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                i += 1;
+            }
+            b',' => {
+                if let Some(top) = stack.last_mut() {
+                    top.expecting_key = top.object.is_some();
+                }
+                i += 1;
+            }
+            b':' => {
+                if let Some(top) = stack.last_mut() {
+                    top.expecting_key = false;
+                }
+                i += 1;
+            }
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                let mut escaped = false;
+                let end = loop {
+                    match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                        Some(p) if b[j + p] == b'\\' => {
+                            escaped = true;
+                            j += p + 2;
+                        }
+                        Some(p) => break j + p,
+                        None => break b.len(),
+                    }
+                };
+                let content = &b[start..end];
+                let depth = stack.len();
+                let innermost = stack.iter().rev().find_map(|f| f.object);
+                if let Some(top) = stack.last_mut() {
+                    if top.object.is_some() && top.expecting_key {
+                        top.key_is_type = content == b"type";
+                        if depth == 1 {
+                            section = Section::of_key(content);
+                        }
+                    } else if top.key_is_type
+                        && (content == b"thinking" || content == b"redacted_thinking")
+                    {
+                        if let Some(object) = top.object {
+                            objects[object].1 = true;
+                        }
+                    }
+                }
+                literals.push(Literal {
+                    start,
+                    end,
+                    escaped,
+                    section,
+                    signed: false,
+                });
+                owners.push(innermost);
+                i = end + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    for (literal, owner) in literals.iter_mut().zip(owners) {
+        let mut object = owner;
+        while let Some(o) = object {
+            if objects[o].1 {
+                literal.signed = true;
+                break;
+            }
+            object = objects[o].0;
+        }
+    }
+    literals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask(body: &str) -> (String, TokenTable) {
+        let engine = Engine::with_all_builtins();
+        let masked = mask_json(&engine, body.as_bytes()).expect("valid JSON");
+        (String::from_utf8(masked.output).expect("utf8"), masked.table)
+    }
+
+    #[test]
+    fn only_masked_spans_change_and_layout_is_kept() {
+        let body = "{\"model\": \"m\",  \"n\": 1.50e3, \"messages\":[{\"role\":\"user\",\"content\":\"stop i-0123456789abcdef0 now\"}]}";
+        let (out, _) = mask(body);
+        assert_eq!(
+            out,
+            "{\"model\": \"m\",  \"n\": 1.50e3, \"messages\":[{\"role\":\"user\",\"content\":\"stop EC2_INSTANCE_001 now\"}]}"
+        );
+    }
+
+    #[test]
+    fn tools_then_system_then_messages_decide_numbering() {
+        let body = r#"{"messages":[{"role":"user","content":"vpc-bbbbbbbb"}],"system":"vpc-aaaaaaaa","tools":[{"name":"t","description":"vpc-cccccccc"}]}"#;
+        let (out, table) = mask(body);
+        assert_eq!(table.entries()[0].original, "vpc-cccccccc");
+        assert_eq!(table.entries()[1].original, "vpc-aaaaaaaa");
+        assert!(out.contains(r#""content":"VPC_003""#), "{out}");
+    }
+
+    #[test]
+    fn thinking_blocks_are_untouched_even_when_type_comes_last() {
+        let body = r#"{"messages":[{"role":"assistant","content":[{"thinking":"i-0123456789abcdef0","signature":"sig","type":"thinking"},{"type":"redacted_thinking","data":"i-0123456789abcdef1"},{"type":"text","text":"i-0123456789abcdef2"}]}]}"#;
+        let (out, table) = mask(body);
+        assert!(out.contains("\"thinking\":\"i-0123456789abcdef0\""));
+        assert!(out.contains("\"data\":\"i-0123456789abcdef1\""));
+        assert!(out.contains("\"text\":\"EC2_INSTANCE_001\""));
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded_masked_and_reencoded() {
+        let body = r#"{"messages":[{"role":"user","content":"line\ni-0123456789abcdef0\t\"q\""}]}"#;
+        let (out, _) = mask(body);
+        assert_eq!(
+            out,
+            r#"{"messages":[{"role":"user","content":"line\nEC2_INSTANCE_001\t\"q\""}]}"#
+        );
+    }
+
+    #[test]
+    fn invalid_json_and_invalid_utf8_are_refused() {
+        let engine = Engine::with_all_builtins();
+        assert!(matches!(mask_json(&engine, b"{\"a\": i-0123456789abcdef0"), Err(MaskError::NotJson(_))));
+        assert!(matches!(mask_json(&engine, b"{\"a\":\"\xff\"}"), Err(MaskError::NotUtf8(6))));
+    }
+
+    #[test]
+    fn keys_are_masked_too() {
+        let (out, _) = mask(r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"sg-12345678":true}}]}]}"#);
+        assert!(out.contains(r#""SECURITY_GROUP_001":true"#), "{out}");
+    }
+}

@@ -1,0 +1,340 @@
+//! Byte-level helpers the catalog's matchers share: boundaries, runs, and the small parsers
+//! (dotted quads, UUIDs, ARNs, AWS host names) that a regex alone would over-match.
+//!
+//! Every helper works on the decoded text of one JSON string (or one plain-text input) and
+//! never allocates.
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// True when no ASCII letter or digit touches position `i` from the left.
+pub fn boundary_before(t: &[u8], i: usize) -> bool {
+    i == 0 || !t[i - 1].is_ascii_alphanumeric()
+}
+
+/// True when no ASCII letter or digit stands at position `i`.
+pub fn boundary_after(t: &[u8], i: usize) -> bool {
+    t.get(i).is_none_or(|b| !b.is_ascii_alphanumeric())
+}
+
+/// Length of the run of bytes from `from` that satisfy `pred`.
+pub fn run_len(t: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> usize {
+    t.get(from..)
+        .map_or(0, |rest| rest.iter().take_while(|&&b| pred(b)).count())
+}
+
+/// Start of the run of bytes ending just before `to` that satisfy `pred`.
+pub fn run_start(t: &[u8], to: usize, pred: impl Fn(u8) -> bool) -> usize {
+    to - t[..to].iter().rev().take_while(|&&b| pred(b)).count()
+}
+
+pub fn is_lower_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+
+pub fn is_upper_alnum(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+pub fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+pub fn is_host_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+}
+
+/// Characters that may stand between a label (`"SecretAccessKey": "`, `account id `) and
+/// the value it names.
+pub fn is_label_gap(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b':' | b'=' | b'|' | b','
+    )
+}
+
+/// Skips label-gap characters from `from`, at most `max` of them; returns where the value starts.
+pub fn skip_gap(t: &[u8], from: usize, max: usize) -> Option<usize> {
+    let n = run_len(t, from, is_label_gap);
+    (n <= max).then_some(from + n)
+}
+
+/// A dotted-quad IPv4 address at `start` with valid octets (no leading zeros, each ≤ 255)
+/// and not part of a longer dotted number. Returns the octets and the end offset.
+pub fn parse_ipv4(t: &[u8], start: usize) -> Option<([u8; 4], usize)> {
+    if start > 0 && (t[start - 1].is_ascii_alphanumeric() || t[start - 1] == b'.') {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut i = start;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if t.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let digits = run_len(t, i, |b| b.is_ascii_digit());
+        if digits == 0 || digits > 3 || (digits > 1 && t[i] == b'0') {
+            return None;
+        }
+        let value: u32 = t[i..i + digits]
+            .iter()
+            .fold(0, |v, &d| v * 10 + u32::from(d - b'0'));
+        *octet = u8::try_from(value).ok()?;
+        i += digits;
+    }
+    let longer_number = t.get(i) == Some(&b'.') && t.get(i + 1).is_some_and(u8::is_ascii_digit);
+    if !boundary_after(t, i) || longer_number {
+        return None;
+    }
+    Some((octets, i))
+}
+
+/// RFC 1918 ranges: 10/8, 172.16/12, 192.168/16.
+pub fn is_private_ipv4(o: [u8; 4]) -> bool {
+    o[0] == 10 || (o[0] == 172 && (16..=31).contains(&o[1])) || (o[0] == 192 && o[1] == 168)
+}
+
+/// A `/len` suffix (0–32) right after an address, returning its end.
+pub fn cidr_suffix(t: &[u8], at: usize) -> Option<usize> {
+    if t.get(at) != Some(&b'/') {
+        return None;
+    }
+    let digits = run_len(t, at + 1, |b| b.is_ascii_digit());
+    let len: u32 = std::str::from_utf8(&t[at + 1..at + 1 + digits])
+        .ok()?
+        .parse()
+        .ok()?;
+    (digits > 0 && digits <= 2 && len <= 32 && boundary_after(t, at + 1 + digits))
+        .then_some(at + 1 + digits)
+}
+
+/// A lowercase 8-4-4-4-12 UUID at `start`, bounded on both sides; returns its end.
+pub fn parse_uuid(t: &[u8], start: usize) -> Option<usize> {
+    if !boundary_before(t, start) {
+        return None;
+    }
+    let mut i = start;
+    for (n, len) in [8, 4, 4, 4, 12].into_iter().enumerate() {
+        if n > 0 {
+            if t.get(i) != Some(&b'-') {
+                return None;
+            }
+            i += 1;
+        }
+        if run_len(t, i, is_lower_hex) < len {
+            return None;
+        }
+        i += len;
+    }
+    boundary_after(t, i).then_some(i)
+}
+
+/// The parts of an ARN found at an `arn:` anchor.
+pub struct Arn {
+    pub span: Range<usize>,
+    pub service: Range<usize>,
+    pub account: Option<Range<usize>>,
+    pub resource: Range<usize>,
+}
+
+static ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^arn:(?:aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):([a-z0-9][a-z0-9.-]*):[a-z0-9-]*:(\d{12}|aws)?:([A-Za-z0-9_+=,.@/:*$#%!~-]+)",
+    )
+    .expect("ARN pattern compiles")
+});
+
+/// Parses the ARN that starts at `start` (the `a` of `arn:`), any partition, any service.
+/// Trailing sentence punctuation is not part of the resource.
+pub fn parse_arn(text: &str, start: usize) -> Option<Arn> {
+    let t = text.as_bytes();
+    if !boundary_before(t, start) || !t[start..].starts_with(b"arn:") {
+        return None;
+    }
+    let caps = ARN.captures(&text[start..])?;
+    let service = caps.get(1)?.range();
+    let resource = caps.get(3)?.range();
+    let trimmed = text[start + resource.start..start + resource.end]
+        .trim_end_matches(['.', ',', ':', ';'])
+        .len();
+    if trimmed == 0 {
+        return None;
+    }
+    let shift = |r: Range<usize>| start + r.start..start + r.end;
+    let resource = start + resource.start..start + resource.start + trimmed;
+    Some(Arn {
+        span: start..resource.end,
+        service: shift(service),
+        account: caps
+            .get(2)
+            .filter(|m| m.as_str() != "aws")
+            .map(|m| shift(m.range())),
+        resource,
+    })
+}
+
+/// How an `*.amazonaws.com` (or `.on.aws`, `.cloudfront.net`) host name is classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostClass {
+    /// A shared AWS service endpoint such as `ec2.us-east-1.amazonaws.com`: not an identifier.
+    PublicEndpoint,
+    /// `bucket.s3.amazonaws.com` and its regional/website forms; the bucket is the identifier.
+    S3VirtualHost { bucket_end: usize },
+    /// `s3.amazonaws.com`, `s3.eu-west-1.amazonaws.com`: a bucket may follow in the path.
+    S3PathStyle,
+    Rds,
+    ElastiCache,
+    LoadBalancer,
+    Eks,
+    ApiGateway,
+    CloudFront,
+    Other,
+}
+
+/// An AWS host name found at a domain-suffix anchor.
+pub struct AwsHost {
+    pub span: Range<usize>,
+    pub class: HostClass,
+}
+
+/// Extends the suffix anchor at `hit` (e.g. `.amazonaws.com`) to the whole host name and
+/// classifies it.
+pub fn parse_aws_host(t: &[u8], hit: Range<usize>) -> Option<AwsHost> {
+    let suffix = &t[hit.clone()];
+    let mut end = hit.end;
+    if suffix.eq_ignore_ascii_case(b".amazonaws.com") && t[end..].starts_with(b".cn") {
+        end += 3;
+    }
+    if t.get(end).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return None;
+    }
+    let mut start = run_start(t, hit.start, is_host_char);
+    while start < hit.start && matches!(t[start], b'.' | b'-') {
+        start += 1;
+    }
+    if start == hit.start || (start > 0 && matches!(t[start - 1], b'_')) {
+        return None;
+    }
+    let labels: Vec<&[u8]> = t[start..hit.start].split(|&b| b == b'.').collect();
+    if labels.iter().any(|l| l.is_empty()) {
+        return None;
+    }
+    let class = if suffix.eq_ignore_ascii_case(b".cloudfront.net") {
+        HostClass::CloudFront
+    } else {
+        classify_labels(&labels, start)
+    };
+    Some(AwsHost {
+        span: start..end,
+        class,
+    })
+}
+
+fn classify_labels(labels: &[&[u8]], start: usize) -> HostClass {
+    let is_s3_label = |l: &[u8]| l == b"s3" || l.starts_with(b"s3-");
+    if is_s3_label(labels[0]) {
+        return HostClass::S3PathStyle;
+    }
+    if let Some(pos) = labels.iter().position(|l| is_s3_label(l)) {
+        let bucket_len: usize = labels[..pos].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
+        return HostClass::S3VirtualHost {
+            bucket_end: start + bucket_len,
+        };
+    }
+    let public_service = labels[0]
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
+        && labels[0].iter().filter(|b| b.is_ascii_digit()).count() <= 1;
+    if public_service && labels[1..].iter().all(|l| is_region(l) || *l == b"dualstack") {
+        return HostClass::PublicEndpoint;
+    }
+    let has = |name: &[u8]| labels.iter().any(|l| *l == name);
+    if has(b"rds") {
+        HostClass::Rds
+    } else if has(b"cache") {
+        HostClass::ElastiCache
+    } else if has(b"elb") {
+        HostClass::LoadBalancer
+    } else if has(b"eks") {
+        HostClass::Eks
+    } else if has(b"execute-api") {
+        HostClass::ApiGateway
+    } else {
+        HostClass::Other
+    }
+}
+
+/// An AWS region name such as `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
+pub fn is_region(label: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = label.split(|&b| b == b'-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].iter().all(u8::is_ascii_lowercase)
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_lowercase))
+        && parts[parts.len() - 1].len() == 1
+        && parts[parts.len() - 1][0].is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_rejects_leading_zeros_large_octets_and_longer_numbers() {
+        assert!(parse_ipv4(b"10.0.0.1", 0).is_some());
+        assert!(parse_ipv4(b"10.0.0.256", 0).is_none());
+        assert!(parse_ipv4(b"10.01.0.1", 0).is_none());
+        assert!(parse_ipv4(b"10.0.0.1.5", 0).is_none());
+        assert!(parse_ipv4(b"v10.0.0.1", 1).is_none());
+        assert!(parse_ipv4(b"10.0.0", 0).is_none());
+        assert_eq!(parse_ipv4(b"10.0.0.1.", 0).map(|(_, e)| e), Some(8));
+    }
+
+    #[test]
+    fn arn_trailing_punctuation_is_not_part_of_the_resource() {
+        let text = "see arn:aws:iam::123456789012:role/Admin.";
+        let arn = parse_arn(text, 4).expect("an ARN");
+        assert_eq!(&text[arn.span], "arn:aws:iam::123456789012:role/Admin");
+        assert_eq!(&text[arn.account.expect("account")], "123456789012");
+        assert_eq!(&text[arn.service], "iam");
+    }
+
+    #[test]
+    fn regions_are_recognised() {
+        for r in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"] {
+            assert!(is_region(r.as_bytes()), "{r}");
+        }
+        for r in ["compute-1", "us-east", "dualstack", "gr7"] {
+            assert!(!is_region(r.as_bytes()), "{r}");
+        }
+    }
+
+    #[test]
+    fn public_endpoints_are_told_apart_from_resource_hosts() {
+        let class = |host: &str| {
+            let at = host.find(".amazonaws.com").expect("suffix");
+            parse_aws_host(host.as_bytes(), at..at + 14).map(|h| h.class)
+        };
+        assert_eq!(class("ec2.us-east-1.amazonaws.com"), Some(HostClass::PublicEndpoint));
+        assert_eq!(class("sts.amazonaws.com"), Some(HostClass::PublicEndpoint));
+        assert_eq!(class("s3.eu-west-1.amazonaws.com"), Some(HostClass::S3PathStyle));
+        assert_eq!(
+            class("mydb.abc123.us-east-1.rds.amazonaws.com"),
+            Some(HostClass::Rds)
+        );
+        assert!(matches!(
+            class("logs.bucket.s3.us-east-1.amazonaws.com"),
+            Some(HostClass::S3VirtualHost { bucket_end: 11 })
+        ));
+        assert_eq!(
+            class("ec2-54-1-2-3.compute-1.amazonaws.com"),
+            Some(HostClass::Other)
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Originals ↔ tokens for one request. Tokens are `PREFIX_NNN`, numbered per prefix by first
+//! occurrence in the order the request is walked, so the same conversation prefix always gets
+//! the same tokens — across turns and across restarts, with no state shared between requests.
+//! A token whose exact text already stands in the request is skipped, so restoring can never
+//! turn someone's literal `EC2_INSTANCE_001` into an identifier.
+
+use std::collections::{HashMap, HashSet};
+
+/// One masked identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEntry {
+    pub token: String,
+    pub original: String,
+    /// The rule id that found it (`ec2_instance`, `custom:<name>`).
+    pub kind: String,
+}
+
+/// The token → original table of one request. Lives in memory only.
+#[derive(Debug, Default, Clone)]
+pub struct TokenTable {
+    entries: Vec<TokenEntry>,
+    by_original: HashMap<String, usize>,
+    next_number: HashMap<String, u32>,
+}
+
+impl TokenTable {
+    /// The token for `original`, minting the next free `PREFIX_NNN` on first sight.
+    /// `taken` holds token-shaped text already present in the request.
+    pub fn token_for(&mut self, prefix: &str, kind: &str, original: &str, taken: &HashSet<String>) -> &str {
+        if let Some(&at) = self.by_original.get(original) {
+            return &self.entries[at].token;
+        }
+        let counter = self.next_number.entry(prefix.to_owned()).or_insert(0);
+        let token = loop {
+            *counter += 1;
+            let candidate = format!("{prefix}_{:03}", *counter);
+            if !taken.contains(&candidate) {
+                break candidate;
+            }
+        };
+        self.by_original.insert(original.to_owned(), self.entries.len());
+        self.entries.push(TokenEntry {
+            token,
+            original: original.to_owned(),
+            kind: kind.to_owned(),
+        });
+        &self.entries[self.entries.len() - 1].token
+    }
+
+    /// Every entry, in minting order.
+    pub fn entries(&self) -> &[TokenEntry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_original_gets_same_token_and_numbers_are_per_prefix() {
+        let mut table = TokenTable::default();
+        let none = HashSet::new();
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-1", &none), "VPC_001");
+        assert_eq!(table.token_for("AMI", "ami", "ami-1", &none), "AMI_001");
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-2", &none), "VPC_002");
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-1", &none), "VPC_001");
+        assert_eq!(table.len(), 3);
+    }
+
+    #[test]
+    fn token_text_already_in_the_request_is_skipped() {
+        let mut table = TokenTable::default();
+        let taken: HashSet<String> = ["VPC_001".to_owned(), "VPC_002".to_owned()].into();
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-1", &taken), "VPC_003");
+    }
+
+    #[test]
+    fn numbers_past_999_grow_a_digit() {
+        let mut table = TokenTable::default();
+        let none = HashSet::new();
+        for n in 1..=1000 {
+            let token = table.token_for("SG", "sg", &format!("sg-{n}"), &none).to_owned();
+            if n == 1000 {
+                assert_eq!(token, "SG_1000");
+            }
+        }
+    }
+}
