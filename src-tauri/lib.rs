@@ -8,5 +8,8 @@
 //! - [`settings`]: the config file and the keychain-held secrets.
 #![forbid(unsafe_code)]
 
+pub mod journal;
 pub mod mask;
+pub mod proxy;
 pub mod restore;
+pub mod settings;

@@ -1,1 +1,218 @@
-fn main() {}
+//! The `maskgate` command: the proxy on its own (`--headless`), or a dry run of the masking
+//! on a file (`maskgate mask`).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use maskgate::journal::Journal;
+use maskgate::mask::{mask_json, mask_text, Engine};
+use maskgate::proxy::{self, Proxy, ProxyConfig};
+use maskgate::settings::{self, AnthropicKey, GatewayAuth, Secrets, Settings};
+use tokio::net::TcpListener;
+
+/// Masks AWS identifiers in Claude Code's API traffic and restores them in the answers.
+///
+/// Point Claude Code at it with ANTHROPIC_BASE_URL=http://127.0.0.1:8082.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Serve the proxy without the desktop app, logging to stderr.
+    #[arg(long)]
+    headless: bool,
+    /// Address to listen on (loopback unless you mean otherwise).
+    #[arg(long, env = "MASKGATE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where masked requests go: the Anthropic API or a Kong route (path prefix kept).
+    #[arg(long, env = "MASKGATE_UPSTREAM")]
+    upstream: Option<String>,
+    /// Settings file (TOML) [default: the platform config dir, e.g. ~/.config/maskgate/config.toml].
+    #[arg(long, env = "MASKGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// How to authenticate to the gateway; the secret comes from MASKGATE_GATEWAY_SECRET or --gateway-secret-file.
+    #[arg(long, value_enum)]
+    gateway_auth: Option<GatewayAuth>,
+    /// Header that carries the key for --gateway-auth key [default: apikey].
+    #[arg(long)]
+    gateway_key_header: Option<String>,
+    /// User name for --gateway-auth basic.
+    #[arg(long)]
+    gateway_user: Option<String>,
+    /// File holding the gateway secret (key, token or password).
+    #[arg(long, env = "MASKGATE_GATEWAY_SECRET_FILE")]
+    gateway_secret_file: Option<PathBuf>,
+    /// Whose Anthropic key is used: the client's (pass-through) or one the gateway injects.
+    #[arg(long, value_enum)]
+    anthropic_key: Option<AnthropicKey>,
+    /// Extra CA certificate (PEM) to trust for the gateway.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Also accept requests whose Host is this name (for deployments behind a load balancer).
+    #[arg(long)]
+    allow_host: Vec<String>,
+    /// Append one masked-only JSON line per exchange to this file.
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print input masked (a dry run: nothing is sent anywhere).
+    Mask {
+        /// File to read [default: standard input].
+        file: Option<PathBuf>,
+        /// Treat the input as an Anthropic request body (JSON).
+        #[arg(long)]
+        json: bool,
+        /// Print the findings per category as JSON to stderr.
+        #[arg(long)]
+        report: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config_path = match &cli.config {
+        Some(path) => path.clone(),
+        None => settings::default_path()?,
+    };
+    let mut settings = Settings::load(&config_path)?;
+    cli.apply_to(&mut settings);
+    match cli.command {
+        Some(Command::Mask { file, json, report }) => run_mask(&settings, file, json, report),
+        None => {
+            if !cli.headless {
+                eprintln!("maskgate: this build has no desktop app; serving the proxy headless");
+            }
+            let secrets = headless_secrets(cli.gateway_secret_file.as_deref())?;
+            run_headless(settings, secrets)
+        }
+    }
+}
+
+impl Cli {
+    /// Command-line flags win over the settings file.
+    fn apply_to(&self, settings: &mut Settings) {
+        if let Some(listen) = self.listen {
+            settings.listen = listen;
+        }
+        if let Some(upstream) = &self.upstream {
+            settings.upstream_url = upstream.clone();
+        }
+        let gateway = &mut settings.gateway;
+        if let Some(auth) = self.gateway_auth {
+            gateway.auth = auth;
+        }
+        if let Some(header) = &self.gateway_key_header {
+            gateway.key_header = header.clone();
+        }
+        if let Some(user) = &self.gateway_user {
+            gateway.basic_user = user.clone();
+        }
+        if let Some(mode) = self.anthropic_key {
+            gateway.anthropic_key = mode;
+        }
+        if let Some(ca) = &self.ca_file {
+            gateway.ca_file = Some(ca.clone());
+        }
+        settings.allowed_hosts.extend(self.allow_host.iter().cloned());
+        if let Some(path) = &self.audit_log {
+            settings.audit_log = Some(path.clone());
+        }
+    }
+}
+
+/// Headless secrets: the environment, or a file for the gateway secret.
+fn headless_secrets(secret_file: Option<&std::path::Path>) -> anyhow::Result<Secrets> {
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let gateway_secret = match secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the gateway secret from {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => from_env("MASKGATE_GATEWAY_SECRET"),
+    };
+    Ok(Secrets {
+        gateway_secret,
+        local_token: from_env("MASKGATE_LOCAL_TOKEN"),
+    })
+}
+
+fn run_mask(settings: &Settings, file: Option<PathBuf>, json: bool, report: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let engine = Engine::new(|id| !settings.disabled_kinds.contains(id), &settings.custom_patterns)?;
+    let mut input = Vec::new();
+    match &file {
+        Some(path) => input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => {
+            std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
+        }
+    }
+    let (output, counts) = if json {
+        let (masked, _) = mask_json(&engine, &input)?;
+        (masked.output, masked.counts)
+    } else {
+        let Ok(text) = std::str::from_utf8(&input) else {
+            bail!("the input is not UTF-8 text");
+        };
+        let masked = mask_text(&engine, text);
+        (masked.output.into_bytes(), masked.counts)
+    };
+    std::io::stdout().write_all(&output)?;
+    if report {
+        eprintln!("{}", serde_json::to_string_pretty(&counts)?);
+    }
+    Ok(())
+}
+
+fn run_headless(settings: Settings, secrets: Secrets) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "maskgate=info".into()),
+        )
+        .init();
+    let config = ProxyConfig::from_settings(&settings, &secrets)?;
+    let journal = Arc::new(Journal::new(settings.journal_capacity, settings.audit_log.clone()));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            %address,
+            upstream = %config.upstream.display_name,
+            rules = config.engine.rules().len(),
+            "maskgate is serving; set ANTHROPIC_BASE_URL=http://{address}"
+        );
+        let proxy = Proxy::new(config, journal);
+        proxy::serve(listener, proxy, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down; letting open exchanges finish");
+}

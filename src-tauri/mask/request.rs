@@ -23,6 +23,15 @@ pub struct Masked<T> {
     pub counts: BTreeMap<String, usize>,
 }
 
+/// Top-level facts of a request body that the journal shows.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BodyFacts {
+    /// The `model` member, if it is a string without escapes.
+    pub model: Option<String>,
+    /// The `stream` member is `true`.
+    pub stream: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MaskError {
@@ -48,10 +57,10 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
 }
 
 /// Masks every string of a JSON request body; refuses anything that is not valid JSON.
-pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<Masked<Vec<u8>>, MaskError> {
+pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
     serde_json::from_str::<IgnoredAny>(text)?;
-    let literals = locate_strings(text.as_bytes());
+    let (literals, facts) = locate_strings(text.as_bytes());
 
     // Pass 1: find identifiers and token-shaped text in every maskable string.
     let mut order: Vec<usize> = (0..literals.len()).filter(|&i| !literals[i].signed).collect();
@@ -102,11 +111,12 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<Masked<Vec<u8>>, MaskEr
         copied = range.end;
     }
     output.extend_from_slice(&body[copied..]);
-    Ok(Masked {
+    let masked = Masked {
         output,
         table,
         counts,
-    })
+    };
+    Ok((masked, facts))
 }
 
 fn replace_spans(
@@ -168,7 +178,7 @@ struct Frame {
 }
 
 /// Locates every string literal of a body already known to be valid JSON.
-fn locate_strings(b: &[u8]) -> Vec<Literal> {
+fn locate_strings(b: &[u8]) -> (Vec<Literal>, BodyFacts) {
     // Objects: parent index and whether they are thinking blocks. Literals remember their
     // innermost object; the thinking flag is settled once the whole body is read, since a
     // block's "type" may come after its text.
@@ -177,6 +187,8 @@ fn locate_strings(b: &[u8]) -> Vec<Literal> {
     let mut literals = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut section = Section::Other;
+    let mut top_key: &[u8] = b"";
+    let mut facts = BodyFacts::default();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -236,7 +248,10 @@ fn locate_strings(b: &[u8]) -> Vec<Literal> {
                         top.key_is_type = content == b"type";
                         if depth == 1 {
                             section = Section::of_key(content);
+                            top_key = content;
                         }
+                    } else if depth == 1 && top_key == b"model" && !escaped {
+                        facts.model = std::str::from_utf8(content).ok().map(str::to_owned);
                     } else if top.key_is_type
                         && (content == b"thinking" || content == b"redacted_thinking")
                     {
@@ -255,6 +270,10 @@ fn locate_strings(b: &[u8]) -> Vec<Literal> {
                 owners.push(innermost);
                 i = end + 1;
             }
+            b't' if stack.len() == 1 && top_key == b"stream" => {
+                facts.stream = b[i..].starts_with(b"true");
+                i += 1;
+            }
             _ => i += 1,
         }
     }
@@ -268,7 +287,7 @@ fn locate_strings(b: &[u8]) -> Vec<Literal> {
             object = objects[o].0;
         }
     }
-    literals
+    (literals, facts)
 }
 
 #[cfg(test)]
@@ -277,7 +296,7 @@ mod tests {
 
     fn mask(body: &str) -> (String, TokenTable) {
         let engine = Engine::with_all_builtins();
-        let masked = mask_json(&engine, body.as_bytes()).expect("valid JSON");
+        let (masked, _) = mask_json(&engine, body.as_bytes()).expect("valid JSON");
         (String::from_utf8(masked.output).expect("utf8"), masked.table)
     }
 
@@ -325,6 +344,16 @@ mod tests {
         let engine = Engine::with_all_builtins();
         assert!(matches!(mask_json(&engine, b"{\"a\": i-0123456789abcdef0"), Err(MaskError::NotJson(_))));
         assert!(matches!(mask_json(&engine, b"{\"a\":\"\xff\"}"), Err(MaskError::NotUtf8(6))));
+    }
+
+    #[test]
+    fn model_and_stream_are_read_from_the_top_level_only() {
+        let engine = Engine::with_all_builtins();
+        let body = br#"{"model":"claude-x","messages":[{"role":"user","content":[{"type":"tool_use","input":{"stream":true,"model":"no"}}]}],"stream": true}"#;
+        let (_, facts) = mask_json(&engine, body).expect("valid JSON");
+        assert_eq!(facts, BodyFacts { model: Some("claude-x".into()), stream: true });
+        let (_, facts) = mask_json(&engine, br#"{"stream":false,"model":"m"}"#).expect("valid JSON");
+        assert!(!facts.stream);
     }
 
     #[test]

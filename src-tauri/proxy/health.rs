@@ -1,0 +1,66 @@
+//! `GET /_maskgate/health`: does the upstream answer, and does the gateway accept our
+//! credentials? Asks `GET /v1/models?limit=1` with the gateway credential only — no prompt,
+//! no Anthropic key — and reads who answered: an Anthropic-format reply (even a 401 for the
+//! missing key) means the gateway let the request through.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::Proxy;
+
+/// The health report.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub upstream: String,
+    pub reachable: bool,
+    pub http_status: Option<u16>,
+    /// `accepted`, `rejected` or `not_configured` (no gateway credential is set).
+    pub credentials: &'static str,
+    pub detail: String,
+}
+
+pub async fn health(State(proxy): State<Arc<Proxy>>, headers: axum::http::HeaderMap) -> Response {
+    let config = proxy.config();
+    if let Err(refusal) = config.guard.check(&headers) {
+        return refusal.into_response();
+    }
+    let upstream = &config.upstream;
+    let report = match upstream.probe("/v1/models?limit=1").await {
+        Err(error) => Health {
+            status: "unreachable",
+            upstream: upstream.display_name.clone(),
+            reachable: false,
+            http_status: None,
+            credentials: "unknown",
+            detail: error.message,
+        },
+        Ok(answer) => {
+            let status = answer.status();
+            let body = answer.bytes().await.unwrap_or_default();
+            let anthropic_shaped = serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|v| v.get("type").is_some() || v.get("data").is_some());
+            let rejected = upstream.is_gateway && matches!(status.as_u16(), 401 | 403) && !anthropic_shaped;
+            let credentials = match (upstream.is_gateway, rejected) {
+                (false, _) => "not_configured",
+                (true, true) => "rejected",
+                (true, false) => "accepted",
+            };
+            Health {
+                status: if rejected || status.is_server_error() { "degraded" } else { "ok" },
+                upstream: upstream.display_name.clone(),
+                reachable: true,
+                http_status: Some(status.as_u16()),
+                credentials,
+                detail: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }
+        }
+    };
+    let code = if report.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(report)).into_response()
+}

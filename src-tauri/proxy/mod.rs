@@ -1,0 +1,144 @@
+//! The proxy: an axum server on loopback that masks each request, forwards it to the
+//! Anthropic API or a Kong Gateway, and restores the answer as it streams back.
+//!
+//! Settings are one [`ProxyConfig`] snapshot behind an `ArcSwap`: applying new settings
+//! swaps it, and the next request uses it — no restart, no lock on the request path.
+
+pub mod errors;
+pub mod guard;
+mod health;
+pub mod server;
+pub mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::journal::Journal;
+use crate::mask::{Engine, EngineError};
+use crate::settings::{GatewayAuth, Secrets, Settings};
+use axum::http::HeaderName;
+pub use errors::ApiError;
+pub use guard::GuardConfig;
+pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
+
+/// What one request is served with.
+pub struct ProxyConfig {
+    pub engine: Arc<Engine>,
+    pub upstream: Arc<Upstream>,
+    pub guard: GuardConfig,
+    pub max_body_bytes: usize,
+}
+
+/// Why settings could not be turned into a running configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("gateway auth is {0:?} but no gateway secret is set")]
+    MissingSecret(GatewayAuth),
+    #[error("the key header name {0:?} is not a valid HTTP header name")]
+    BadHeaderName(String),
+    #[error("cannot read the CA file {path}: {source}")]
+    CaFile { path: PathBuf, source: std::io::Error },
+}
+
+impl ProxyConfig {
+    /// Compiles settings and secrets into what requests are served with.
+    pub fn from_settings(settings: &Settings, secrets: &Secrets) -> Result<ProxyConfig, ConfigError> {
+        let engine = Engine::new(|id| !settings.disabled_kinds.contains(id), &settings.custom_patterns)?;
+        let gateway = &settings.gateway;
+        let secret = || secrets.gateway_secret.clone().ok_or(ConfigError::MissingSecret(gateway.auth));
+        let credential = match gateway.auth {
+            GatewayAuth::None => None,
+            GatewayAuth::Key => Some(GatewayCredential::Header {
+                name: HeaderName::from_bytes(gateway.key_header.trim().as_bytes())
+                    .map_err(|_| ConfigError::BadHeaderName(gateway.key_header.clone()))?,
+                value: secret()?,
+            }),
+            GatewayAuth::Bearer => Some(GatewayCredential::Bearer(secret()?)),
+            GatewayAuth::Basic => Some(GatewayCredential::Basic {
+                user: gateway.basic_user.clone(),
+                password: secret()?,
+            }),
+        };
+        let extra_ca_pem = match &gateway.ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::CaFile {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let upstream = Upstream::new(&UpstreamConfig {
+            base_url: settings.upstream_url.clone(),
+            credential,
+            key_mode: gateway.anthropic_key,
+            extra_ca_pem,
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(settings.idle_timeout_secs.max(1)),
+        })?;
+        Ok(ProxyConfig {
+            engine: Arc::new(engine),
+            upstream: Arc::new(upstream),
+            guard: GuardConfig {
+                allowed_hosts: settings.allowed_hosts.clone(),
+                local_token: secrets.local_token.clone().filter(|t| !t.is_empty()),
+            },
+            max_body_bytes: settings.max_body_bytes(),
+        })
+    }
+}
+
+/// The running proxy's shared state.
+pub struct Proxy {
+    config: ArcSwap<ProxyConfig>,
+    journal: Arc<Journal>,
+}
+
+impl Proxy {
+    pub fn new(config: ProxyConfig, journal: Arc<Journal>) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            config: ArcSwap::from_pointee(config),
+            journal,
+        })
+    }
+
+    /// The settings snapshot for one request.
+    pub fn config(&self) -> Arc<ProxyConfig> {
+        self.config.load_full()
+    }
+
+    /// Takes effect from the next request on.
+    pub fn apply(&self, config: ProxyConfig) {
+        self.config.store(Arc::new(config));
+    }
+
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight exchanges (streams included) finish.
+pub async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|stream| {
+        // Small SSE events must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+    });
+    let app = server::router(proxy).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

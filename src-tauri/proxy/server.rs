@@ -1,0 +1,320 @@
+//! The HTTP side: one handler for every path. Each exchange runs the same phases —
+//! guard → read and mask the body → forward → restore the answer as it streams → journal.
+//! The only state that crosses phases (token table, SSE restorer, journal tap) lives in the
+//! exchange itself; settings are one snapshot loaded at the start of the request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use http_body_util::{BodyExt, Limited};
+
+use super::errors::ApiError;
+use super::upstream::{error_chain, Upstream};
+use super::{health, Proxy};
+use crate::journal::{ExchangeRecord, Journal, Outcome, RESPONSE_KEEP};
+use crate::mask::{mask_json, TokenTable};
+use crate::restore::{restore_json_body, Restorer, SseRestorer};
+
+/// The proxy's routes: maskgate's own under `/_maskgate/`, everything else forwarded.
+pub fn router(proxy: Arc<Proxy>) -> Router {
+    Router::new()
+        .route("/_maskgate/health", get(health::health))
+        .fallback(forward)
+        .with_state(proxy)
+}
+
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let config = proxy.config();
+    if let Err(refusal) = config.guard.check(request.headers()) {
+        return refusal.into_response();
+    }
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let mut record = ExchangeRecord::new(parts.method.as_str(), parts.uri.path());
+    let journal = proxy.journal();
+
+    let body = match read_body(&parts.headers, body, config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(refusal) => return refuse(journal, record, refusal),
+    };
+    record.request_bytes = body.len();
+    let (outgoing, table) = if body.is_empty() {
+        (body, TokenTable::default())
+    } else {
+        match mask_json(&config.engine, &body) {
+            Ok((masked, facts)) => {
+                record.model = facts.model;
+                record.streaming = facts.stream;
+                record.counts = masked.counts;
+                (Bytes::from(masked.output), masked.table)
+            }
+            Err(e) => return refuse(journal, record, ApiError::unmaskable(e)),
+        }
+    };
+    record.masked_request = outgoing.clone();
+    record.tokens = Arc::from(table.entries());
+    let id = journal.start(record);
+
+    let upstream = Arc::clone(&config.upstream);
+    let answer = match upstream.send(parts.method, &path_and_query, &parts.headers, outgoing).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(id, upstream = %upstream.display_name, error = %error.message, "forward failed");
+            journal.update(id, |r| {
+                r.outcome = Outcome::Failed;
+                r.status = Some(error.status.as_u16());
+                r.latency = Some(started.elapsed());
+                r.error = Some(error.message.clone());
+            });
+            return error.into_response();
+        }
+    };
+    let tap = Tap {
+        journal: Arc::clone(journal),
+        id,
+        started,
+        finished: false,
+    };
+    respond(answer, Arc::new(Restorer::new(&table)), &upstream, tap).await
+}
+
+/// Reads the whole request body within the size limit; compressed bodies are refused since
+/// they could not be scanned.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let encoding = headers.get(header::CONTENT_ENCODING).map(HeaderValue::as_bytes);
+    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case(b"identity")) {
+        return Err(ApiError::unmaskable(
+            "compressed request bodies (Content-Encoding) cannot be scanned",
+        ));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
+        Err(e) => Err(ApiError::unmaskable(format!("the request body could not be read: {e}"))),
+    }
+}
+
+fn refuse(journal: &Journal, mut record: ExchangeRecord, refusal: ApiError) -> Response {
+    tracing::warn!(path = %record.path, reason = %refusal.message, "request refused");
+    record.outcome = Outcome::Refused;
+    record.status = Some(refusal.status.as_u16());
+    record.error = Some(refusal.message.clone());
+    journal.start(record);
+    refusal.into_response()
+}
+
+/// Response headers that must not be passed on: hop-by-hop, and the length, which changes
+/// when tokens are restored.
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "trailer",
+    "content-length",
+    "content-encoding",
+];
+
+async fn respond(answer: reqwest::Response, restorer: Arc<Restorer>, upstream: &Upstream, mut tap: Tap) -> Response {
+    let status = answer.status();
+    let mut headers = HeaderMap::with_capacity(answer.headers().len());
+    for (name, value) in answer.headers() {
+        if !DROPPED_RESPONSE_HEADERS.contains(&name.as_str()) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    tap.journal.update(tap.id, |r| {
+        r.status = Some(status.as_u16());
+        r.first_byte = Some(tap.started.elapsed());
+    });
+
+    if content_type.starts_with("text/event-stream") {
+        let sse = Some(SseRestorer::new(restorer));
+        return (status, headers, Body::from_stream(tapped_stream(answer, sse, tap))).into_response();
+    }
+    if !content_type.contains("json") && status.is_success() {
+        // Files and other non-JSON answers hold no text to restore: passed on as they stream.
+        return (status, headers, Body::from_stream(tapped_stream(answer, None, tap))).into_response();
+    }
+    let body = match answer.bytes().await {
+        Ok(body) => body,
+        Err(e) => {
+            let error = upstream.describe(&e);
+            tap.finish(Outcome::Failed, Some(error.message.clone()));
+            return error.into_response();
+        }
+    };
+    if !status.is_success() && !is_anthropic_error(&body) {
+        let error = ApiError::from_gateway(status, &upstream.display_name, &error_detail(&body), upstream.is_gateway);
+        tap.record_text(&serde_json::to_vec(&error.body()).unwrap_or_default());
+        tap.finish(Outcome::Completed, Some(error.message.clone()));
+        let mut response = error.into_response();
+        if let Some(retry_after) = headers.get(header::RETRY_AFTER) {
+            response.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
+        }
+        return response;
+    }
+    let body = restore_json_body(&restorer, &body).map_or(body, Bytes::from);
+    tap.record_text(&body);
+    tap.finish(Outcome::Completed, None);
+    (status, headers, body).into_response()
+}
+
+/// The answer passed on as it streams — restored event by event when `sse` is given.
+/// An upstream failure mid-stream becomes an SSE `error` event, so the client learns why the
+/// stream ended.
+fn tapped_stream(
+    answer: reqwest::Response,
+    sse: Option<SseRestorer>,
+    tap: Tap,
+) -> BoxStream<'static, Result<Bytes, std::convert::Infallible>> {
+    struct State {
+        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        sse: Option<SseRestorer>,
+        tap: Tap,
+        ended: bool,
+    }
+    let state = State {
+        upstream: answer.bytes_stream().boxed(),
+        sse,
+        tap,
+        ended: false,
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        let is_sse = state.sse.is_some();
+        while !state.ended {
+            let out: Bytes = match (state.upstream.next().await, &mut state.sse) {
+                (Some(Ok(chunk)), Some(sse)) => sse.push(&chunk).into(),
+                (Some(Ok(chunk)), None) => chunk,
+                (Some(Err(e)), sse) => {
+                    state.ended = true;
+                    let message = format!("maskgate: the upstream stream broke off: {}", error_chain(&e));
+                    let mut out = sse.as_mut().map(SseRestorer::finish).unwrap_or_default();
+                    if is_sse {
+                        let event = serde_json::json!({"type":"error","error":{"type":"api_error","message":message}});
+                        out.extend_from_slice(format!("event: error\ndata: {event}\n\n").as_bytes());
+                    }
+                    state.tap.sent(&out, is_sse);
+                    state.tap.finish(Outcome::Failed, Some(message));
+                    out.into()
+                }
+                (None, sse) => {
+                    state.ended = true;
+                    let out = sse.as_mut().map(SseRestorer::finish).unwrap_or_default();
+                    state.tap.sent(&out, is_sse);
+                    state.tap.finish(Outcome::Completed, None);
+                    out.into()
+                }
+            };
+            if !state.ended {
+                state.tap.sent(&out, is_sse);
+            }
+            if !out.is_empty() {
+                return Some((Ok(out), state));
+            }
+        }
+        None
+    })
+    .boxed()
+}
+
+fn is_anthropic_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("error") && v.get("error").is_some())
+}
+
+/// The gateway's own words: Kong's `{"message": …}`, or the start of a text/HTML body.
+fn error_detail(body: &[u8]) -> String {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
+    if let Some(message) = parsed.as_ref().and_then(|v| v.get("message")).and_then(|m| m.as_str()) {
+        return message.to_owned();
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return "no details given".to_owned();
+    }
+    text.chars().take(200).collect()
+}
+
+/// The journal's view of one answer as it is passed on.
+struct Tap {
+    journal: Arc<Journal>,
+    id: u64,
+    started: Instant,
+    finished: bool,
+}
+
+impl Tap {
+    /// Notes what the client was sent; keeps it as text (restored: memory only) when `text`.
+    fn sent(&self, sent: &[u8], text: bool) {
+        if sent.is_empty() {
+            return;
+        }
+        if !text {
+            self.journal.update(self.id, |r| r.response_bytes += sent.len());
+            return;
+        }
+        self.record_text(sent);
+    }
+
+    fn record_text(&self, sent: &[u8]) {
+        let text = String::from_utf8_lossy(sent).into_owned();
+        self.journal.update(self.id, |r| {
+            r.response_bytes += sent.len();
+            let room = RESPONSE_KEEP.saturating_sub(r.response.len());
+            if room > 0 {
+                let cut = (0..=room.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                r.response.push_str(&text[..cut]);
+            }
+        });
+        self.journal.response_chunk(self.id, text);
+    }
+
+    fn finish(&mut self, outcome: Outcome, error: Option<String>) {
+        self.finished = true;
+        let latency = self.started.elapsed();
+        self.journal.update(self.id, |r| {
+            r.outcome = outcome;
+            r.latency = Some(latency);
+            r.error = error;
+            tracing::info!(
+                id = r.id,
+                path = %r.path,
+                status = r.status,
+                masked = r.counts.values().sum::<usize>(),
+                ms = latency.as_millis() as u64,
+                "exchange"
+            );
+        });
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(Outcome::Failed, Some("the client closed the connection before the answer ended".to_owned()));
+        }
+    }
+}
