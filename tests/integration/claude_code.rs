@@ -1,0 +1,97 @@
+//! The real Claude Code CLI (from npm, pinned in tests/clients/package.json) through the real
+//! `maskgate --headless` binary to the Anthropic stand-in. Claude Code is asked about a list
+//! of AWS identifiers; the stand-in — seeing only tokens — answers with a Bash tool call that
+//! echoes them; Claude Code must run it with the real identifiers, send the output back
+//! (masked again on the way up) and print the restored final answer.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{assert_no_original_in, planted_text, spawn_headless, upstream, PLANTED};
+
+/// The CLI that `npm ci` in tests/clients installs. Missing is a failure, not a skip.
+pub fn claude_binary() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules/.bin/claude");
+    assert!(path.exists(), "Claude Code is not installed: run `npm ci --prefix tests/clients` (the README's test command does)");
+    path
+}
+
+/// Runs `claude -p <prompt>` against `base_url` in a fresh HOME and working directory;
+/// returns the stream-json lines it printed.
+pub fn run_claude(base_url: &str, prompt: &str, extra_env: &[(&str, &str)]) -> Vec<Value> {
+    let home = tempfile::tempdir().expect("home");
+    let work = tempfile::tempdir().expect("work dir");
+    let mut child = Command::new(claude_binary())
+        .args(["-p", prompt, "--allowedTools", "Bash", "--output-format", "stream-json", "--verbose"])
+        .current_dir(work.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("ANTHROPIC_BASE_URL", base_url)
+        .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_MAX_RETRIES", "1")
+        .envs(extra_env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("claude starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("claude did not finish within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("claude output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("[claude stderr] {}", String::from_utf8_lossy(&output.stderr));
+    stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// The `tool_result` texts Claude Code produced, and its final `result` line.
+pub fn tool_results_and_result(lines: &[Value]) -> (Vec<String>, Value) {
+    let tool_results = lines
+        .iter()
+        .filter(|l| l["type"] == "user")
+        .flat_map(|l| l["message"]["content"].as_array().cloned().unwrap_or_default())
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| b["content"].to_string())
+        .collect();
+    let result = lines.iter().rev().find(|l| l["type"] == "result").cloned().unwrap_or(Value::Null);
+    (tool_results, result)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claude_code_runs_the_tool_on_real_identifiers_while_upstream_sees_only_tokens() {
+    let upstream = upstream::start().await;
+    let maskgate = spawn_headless(&["--upstream", &upstream.url()], &[]);
+    let prompt = format!("RUN_TOOL: check these resources: {}", planted_text());
+    let base_url = maskgate.url();
+    let lines = tokio::task::spawn_blocking(move || run_claude(&base_url, &prompt, &[])).await.expect("claude ran");
+
+    let (tool_results, result) = tool_results_and_result(&lines);
+    assert_eq!(tool_results.len(), 1, "one Bash call expected; got {lines:#?}");
+    for (original, _) in PLANTED {
+        assert!(tool_results[0].contains(original), "the command ran without {original}: {}", tool_results[0]);
+    }
+    assert_eq!(result["is_error"], false, "{result}");
+    let final_text = result["result"].as_str().expect("result text");
+    assert!(final_text.starts_with("Done. The command printed: "), "{final_text}");
+    for (original, _) in PLANTED {
+        assert!(final_text.contains(original), "{original} not restored in the final answer: {final_text}");
+    }
+
+    // Upstream: two model turns, only tokens, and the tool output masked again.
+    let turns = upstream.recorder.messages_requests();
+    assert!(turns.len() >= 2, "expected the tool loop's two turns, got {}", turns.len());
+    assert_no_original_in(&upstream.recorder.everything());
+    let second = String::from_utf8_lossy(&turns.last().expect("second turn").body).into_owned();
+    assert!(second.contains("tool_result") && second.contains("EC2_INSTANCE_001"), "tool output should come back masked");
+}

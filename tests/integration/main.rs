@@ -1,0 +1,7 @@
+//! All integration tests, one binary: the real proxy on loopback in front of a stand-in for
+//! the Anthropic API, driven by plain HTTP, the real Claude Code CLI and the official SDK.
+
+mod support;
+
+mod claude_code;
+mod proxy_http;
