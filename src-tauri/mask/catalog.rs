@@ -136,7 +136,7 @@ pub static CATALOG: &[Kind] = &[
         id: "session_token",
         label: "Session token",
         description: "STS session tokens after a session-token label, or recognised by their encoded prefix.",
-        example: "aws_session_token = IQoJb3JpZ2luX2VjEJr…",
+        example: "aws_session_token = IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6example0SessionToken0Value0For0Docs0Only0AAAAAAAAAAAAAAAAAAAA==",
         token_prefix: "SESSION_TOKEN",
         anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],
         matcher: session_token,
@@ -302,7 +302,6 @@ fn bucket_at(t: &[u8], start: usize) -> Option<Range<usize>> {
 /// First segments that make a dashed word an S3 API verb or a resource type, not a bucket.
 const NOT_BUCKET_LEADS: &[&str] = &[
     "create", "delete", "get", "put", "head", "list", "describe", "update", "aws", "s3", "gcs",
-    "the", "a", "an", "my", "your", "our", "this", "new", "default", "example",
 ];
 
 fn s3_bucket(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
@@ -646,7 +645,7 @@ fn route53_zone(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
             }
             return;
         }
-        if !(is_label_gap(t[i]) || t[i] == b'/' || t[i].is_ascii_alphabetic()) {
+        if !(is_label_gap(t[i]) || matches!(t[i], b'/' | b'-' | b'_') || t[i].is_ascii_alphabetic()) {
             return;
         }
     }

@@ -3,5 +3,7 @@
 
 mod support;
 
+mod catalog;
 mod claude_code;
 mod proxy_http;
+mod sdks;

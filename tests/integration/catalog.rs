@@ -1,0 +1,155 @@
+//! The catalog, table-driven: for every kind, identifiers as they appear in real text must be
+//! masked whole and by that kind; look-alikes must be left alone.
+
+use maskgate::mask::catalog::CATALOG;
+use maskgate::mask::{mask_text, Engine};
+
+/// (text, [(original, kind)]) — the exact findings expected, in order.
+const POSITIVES: &[(&str, &[(&str, &str)])] = &[
+    ("stop i-0a1b2c3d4e5f67890 now", &[("i-0a1b2c3d4e5f67890", "ec2_instance")]),
+    ("--instance-ids i-1234abcd,i-0b1b2c3d4e5f67890", &[("i-1234abcd", "ec2_instance"), ("i-0b1b2c3d4e5f67890", "ec2_instance")]),
+    ("\"InstanceId\": \"i-0a1b2c3d4e5f67890\",", &[("i-0a1b2c3d4e5f67890", "ec2_instance")]),
+    ("ImageId=ami-0abcdef1234567890", &[("ami-0abcdef1234567890", "ami")]),
+    ("vol-049df61146c4d7901 and snap-1234567890abcdef0", &[("vol-049df61146c4d7901", "ebs_volume"), ("snap-1234567890abcdef0", "ebs_snapshot")]),
+    ("vpc-0e9801d1290a1b2c3/subnet-0bb1c79de3a1b2c3d", &[("vpc-0e9801d1290a1b2c3", "vpc"), ("subnet-0bb1c79de3a1b2c3d", "subnet")]),
+    ("GroupId: sg-903004f8", &[("sg-903004f8", "security_group")]),
+    ("eni-0e1f2a3b4c5d6e7f8 igw-c0a643a9 nat-05dba92075d71c408", &[("eni-0e1f2a3b4c5d6e7f8", "eni"), ("igw-c0a643a9", "internet_gateway"), ("nat-05dba92075d71c408", "nat_gateway")]),
+    ("rtb-22574640 acl-5fb85d36 eipalloc-64d5890a", &[("rtb-22574640", "route_table"), ("acl-5fb85d36", "network_acl"), ("eipalloc-64d5890a", "eip_allocation")]),
+    ("tgw-0262a0e5210a1b2c3 pcx-111aaa22", &[("tgw-0262a0e5210a1b2c3", "transit_gateway"), ("pcx-111aaa22", "vpc_peering")]),
+    ("vpce-0a1b2c3d4e5f67890 tgw-attach-0a1b2c3d4e5f67890 lt-0a1b2c3d4e5f67890", &[("vpce-0a1b2c3d4e5f67890", "other_ec2_resource"), ("tgw-attach-0a1b2c3d4e5f67890", "other_ec2_resource"), ("lt-0a1b2c3d4e5f67890", "other_ec2_resource")]),
+    ("aws s3 cp s3://acme-exports/2026/x.csv .", &[("acme-exports", "s3_bucket")]),
+    ("https://team-logs.s3.us-east-1.amazonaws.com/key", &[("team-logs", "s3_bucket")]),
+    ("https://s3.eu-west-1.amazonaws.com/archive-2026/key", &[("archive-2026", "s3_bucket")]),
+    ("upload to my-prod-data-bucket today", &[("my-prod-data-bucket", "s3_bucket")]),
+    ("aws s3api get-object --bucket team-reports --key a", &[("team-reports", "s3_bucket")]),
+    ("{\"Bucket\": \"finance\"}", &[("finance", "s3_bucket")]),
+    ("arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD", &[("arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD", "lambda_function")]),
+    ("role arn:aws:iam::123456789012:role/DeployRole.", &[("arn:aws:iam::123456789012:role/DeployRole", "arn")]),
+    ("arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0a1b2c3d4e5f67890", &[("arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0a1b2c3d4e5f67890", "arn")]),
+    ("topic arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts", &[("arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts", "arn")]),
+    ("\"Account\": \"123456789012\",", &[("123456789012", "account_id")]),
+    ("Account ID: 1234-5678-9012", &[("1234-5678-9012", "account_id")]),
+    ("\"OwnerId\": \"210987654321\"", &[("210987654321", "account_id")]),
+    ("accounts: 111111111111, 222222222222", &[("111111111111", "account_id"), ("222222222222", "account_id")]),
+    ("https://sqs.us-east-1.amazonaws.com/123456789012/orders", &[("123456789012", "account_id")]),
+    ("AKIAIOSFODNN7EXAMPLE", &[("AKIAIOSFODNN7EXAMPLE", "access_key_id")]),
+    ("ASIAY34FZKBOKMUTVV7A is temporary", &[("ASIAY34FZKBOKMUTVV7A", "access_key_id")]),
+    ("\"RoleId\": \"AROA3XFRBF535PLBIFPI4\"", &[("AROA3XFRBF535PLBIFPI4", "iam_unique_id")]),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &[("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret_access_key")]),
+    ("\"SecretAccessKey\": \"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\"", &[("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", "secret_access_key")]),
+    ("key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &[("AKIAIOSFODNN7EXAMPLE", "access_key_id"), ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret_access_key")]),
+    ("10.0.12.34 172.16.5.4 192.168.1.10 172.31.255.255", &[("10.0.12.34", "private_ipv4"), ("172.16.5.4", "private_ipv4"), ("192.168.1.10", "private_ipv4"), ("172.31.255.255", "private_ipv4")]),
+    ("CidrBlock 10.20.0.0/16 via 10.20.0.1:5432", &[("10.20.0.0/16", "private_cidr"), ("10.20.0.1", "private_ipv4")]),
+    ("[ec2-user@ip-10-0-1-23 ~]$", &[("ip-10-0-1-23", "ec2_private_dns")]),
+    ("node ip-172-31-5-6.us-west-2.compute.internal Ready", &[("ip-172-31-5-6.us-west-2.compute.internal", "ec2_private_dns")]),
+    ("psql -h orders.c9akciq32abc.us-east-1.rds.amazonaws.com", &[("orders.c9akciq32abc.us-east-1.rds.amazonaws.com", "rds_endpoint")]),
+    ("redis://sessions.abc123.ng.0001.use1.cache.amazonaws.com:6379", &[("sessions.abc123.ng.0001.use1.cache.amazonaws.com", "elasticache_endpoint")]),
+    ("http://internal-api-1234567890.us-east-1.elb.amazonaws.com/health", &[("internal-api-1234567890.us-east-1.elb.amazonaws.com", "elb_endpoint")]),
+    ("server: https://A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com", &[("A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com", "eks_endpoint")]),
+    ("curl https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod", &[("a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com", "api_gateway_endpoint")]),
+    ("https://d111111abcdef8.cloudfront.net/img.png", &[("d111111abcdef8.cloudfront.net", "cloudfront_domain")]),
+    ("docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1", &[("123456789012.dkr.ecr.us-east-1.amazonaws.com", "aws_hostname")]),
+    ("aws route53 list-resource-record-sets --hosted-zone-id Z1D633PJN98FT9", &[("Z1D633PJN98FT9", "route53_zone")]),
+    ("\"Id\": \"/hostedzone/Z05638961GH3KZSTKDH0\"", &[("Z05638961GH3KZSTKDH0", "route53_zone")]),
+    ("aws kms decrypt --key-id 1234abcd-12ab-34cd-56ef-1234567890ab", &[("1234abcd-12ab-34cd-56ef-1234567890ab", "kms_key")]),
+    ("mrk-1234abcd12ab34cd56ef1234567890ab", &[("mrk-1234abcd12ab34cd56ef1234567890ab", "kms_key")]),
+];
+
+/// Text that looks like an identifier to a careless pattern and must stay as it is.
+const NEGATIVES: &[&str] = &[
+    "commit 3f786850e387550fdab836ed7e6dc881de23001b (short 3f78685)",
+    "session 123e4567-e89b-12d3-a456-426614174000 started",
+    "the i-node table; multi-threaded; hi-deadbeef; sg-1234; i-0a1b2c3d4e5f678901234",
+    "version 1.2.3 and 10.2.3 and v10.0.0.1 and 10.0.0.1.5",
+    "public 8.8.8.8, 172.32.0.1, 11.0.0.1, 192.169.1.1, 10.0.0.256",
+    "order 123456789012 shipped at 1732531234567",
+    "{\"device_id\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"account_uuid\":\"1c2b3a4d-1111-2222-3333-444455556666\"}",
+    "endpoints ec2.us-east-1.amazonaws.com sts.amazonaws.com s3.amazonaws.com bedrock-runtime.us-west-2.amazonaws.com",
+    "aws s3api create-bucket and list-buckets; a bucket; resource aws_s3_bucket; delete-bucket-policy",
+    "akiaiosfodnn7example is lowercase; Asia Pacific; AKIAIOSFODNN7EXAMPLE1234",
+    "support@amazon.com wrote aGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgYmFzZTY0IGJsb2IgdGhhdCBnb2VzIG9u",
+    "see arn: the word, and https://docs.aws.amazon.com/ec2/",
+    "a UUID near nothing: f47ac10b-58cc-4372-a567-0e02b2c3d479",
+    "Bucket: the name of the bucket",
+    "tsunami-deadbeef, anti-12345678",
+];
+
+fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {
+    let masked = mask_text(engine, text);
+    let mut found: Vec<(String, String)> = Vec::new();
+    // Walk the masked text's tokens in order; each maps back to one original and its kind.
+    let mut rest = masked.output.as_str();
+    while !rest.is_empty() {
+        let next = masked
+            .table
+            .entries()
+            .iter()
+            .filter_map(|e| rest.find(&e.token).map(|at| (at, e)))
+            .min_by_key(|(at, e)| (*at, std::cmp::Reverse(e.token.len())));
+        let Some((at, entry)) = next else { break };
+        found.push((entry.original.clone(), entry.kind.clone()));
+        rest = &rest[at + entry.token.len()..];
+    }
+    found
+}
+
+#[test]
+fn every_kind_masks_its_identifiers_whole() {
+    let engine = Engine::with_all_builtins();
+    for (text, expected) in POSITIVES {
+        let expected: Vec<(String, String)> = expected.iter().map(|(o, k)| ((*o).to_owned(), (*k).to_owned())).collect();
+        assert_eq!(findings(&engine, text), expected, "in {text:?}");
+    }
+}
+
+#[test]
+fn look_alikes_are_left_alone() {
+    let engine = Engine::with_all_builtins();
+    for text in NEGATIVES {
+        let masked = mask_text(&engine, text);
+        assert_eq!(masked.output, *text, "false positive");
+    }
+}
+
+#[test]
+fn every_kind_masks_its_own_example() {
+    for kind in CATALOG {
+        let only = Engine::new(|id| id == kind.id, &[]).expect("engine");
+        let masked = mask_text(&only, kind.example);
+        assert!(masked.counts.get(kind.id).is_some_and(|n| *n > 0), "{}: example {:?} not masked", kind.id, kind.example);
+    }
+}
+
+#[test]
+fn s3_bucket_inside_an_arn_is_masked_when_arns_are_off() {
+    let engine = Engine::new(|id| id != "arn", &[]).expect("engine");
+    let masked = mask_text(&engine, "arn:aws:s3:::finance-archive/2026/*");
+    assert_eq!(masked.output, "arn:aws:s3:::S3_BUCKET_001/2026/*");
+    let engine = Engine::new(|id| id != "arn", &[]).expect("engine");
+    let masked = mask_text(&engine, "arn:aws:iam::123456789012:role/x");
+    assert_eq!(masked.output, "arn:aws:iam::AWS_ACCOUNT_001:role/x");
+}
+
+#[test]
+fn custom_patterns_behave_like_built_ins() {
+    let custom = maskgate::mask::CustomPattern {
+        name: "ticket".into(),
+        regex: r"\bOPS-\d{3,}\b".into(),
+        token_prefix: "TICKET".into(),
+    };
+    let engine = Engine::new(|_| true, &[custom]).expect("engine");
+    let masked = mask_text(&engine, "OPS-1234 on i-1234abcd and OPS-1234 again, TICKET_001 literal");
+    assert_eq!(masked.output, "TICKET_002 on EC2_INSTANCE_001 and TICKET_002 again, TICKET_001 literal");
+}
+
+#[test]
+fn bad_custom_patterns_are_refused_with_a_reason() {
+    let bad = |regex: &str, prefix: &str| {
+        let custom = maskgate::mask::CustomPattern { name: "x".into(), regex: regex.into(), token_prefix: prefix.into() };
+        Engine::new(|_| true, &[custom]).err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    assert!(bad("(", "X").contains("does not compile"));
+    assert!(bad("a*", "X").contains("empty string"));
+    assert!(bad("abc", "lower").contains("must be upper-case"));
+    assert!(bad("abc", "VPC").contains("already used"));
+}
