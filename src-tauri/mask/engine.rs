@@ -3,10 +3,10 @@
 //! regexes, which may have no literal to anchor on) run as their own regex searches.
 //!
 //! Overlapping candidates resolve as: earliest start, then longest, then rule order. The same
-//! pass also notes token-shaped text already present (`EC2_INSTANCE_001` typed by a user), so
-//! numbering can skip it.
+//! pass also finds text already shaped like one of the enabled rules' tokens
+//! (`EC2_INSTANCE_001` typed by a user): it is masked like an identifier, so every token the
+//! upstream sees was minted for this request and restoring is never ambiguous.
 
-use std::collections::HashSet;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -67,9 +67,10 @@ pub struct Rule {
 /// What an anchor literal triggers.
 #[derive(Clone, Copy)]
 enum Target {
+    /// The matcher of this rule.
     Rule(usize),
-    /// `PREFIX_` of some token: text already shaped like a token.
-    TokenShape,
+    /// `PREFIX_` of this rule's tokens: text already shaped like one of them.
+    TokenShape(usize),
 }
 
 /// One identifier found in a string.
@@ -78,7 +79,12 @@ pub struct Finding {
     pub span: Range<usize>,
     /// Index into [`Engine::rules`].
     pub rule: usize,
+    /// The span is literal token-shaped text, not an identifier.
+    pub token_text: bool,
 }
+
+/// The kind recorded for literal token-shaped text.
+pub const TOKEN_TEXT_KIND: &str = "token_text";
 
 /// The compiled set of enabled rules. Built once per settings change; shared read-only by
 /// every request.
@@ -136,14 +142,7 @@ impl Engine {
                     add(anchor, Target::Rule(index));
                 }
             }
-        }
-        // Token shapes of every kind, enabled or not, and of the custom patterns.
-        let prefixes = CATALOG
-            .iter()
-            .map(|k| k.token_prefix)
-            .chain(custom.iter().map(|c| c.token_prefix.as_str()));
-        for prefix in prefixes {
-            add(&format!("{prefix}_"), Target::TokenShape);
+            add(&format!("{}_", rule.token_prefix), Target::TokenShape(index));
         }
         let anchors = AhoCorasick::builder()
             .ascii_case_insensitive(true)
@@ -163,9 +162,9 @@ impl Engine {
         &self.rules
     }
 
-    /// Finds the identifiers in `text`, non-overlapping and in order, into `findings`
-    /// (cleared first), and adds token-shaped words already in `text` to `token_shaped`.
-    pub fn scan(&self, text: &str, findings: &mut Vec<Finding>, token_shaped: &mut HashSet<String>) {
+    /// Finds the identifiers (and token-shaped text) in `text`, non-overlapping and in order,
+    /// into `findings` (cleared first).
+    pub fn scan(&self, text: &str, findings: &mut Vec<Finding>) {
         findings.clear();
         let mut spans = Vec::new();
         for hit in self.anchors.find_overlapping_iter(text) {
@@ -177,9 +176,21 @@ impl Engine {
                         };
                         spans.clear();
                         (kind.matcher)(text, hit.range(), &mut spans);
-                        findings.extend(spans.drain(..).map(|span| Finding { span, rule }));
+                        findings.extend(spans.drain(..).map(|span| Finding {
+                            span,
+                            rule,
+                            token_text: false,
+                        }));
                     }
-                    Target::TokenShape => note_token_shape(text, hit.range(), token_shaped),
+                    Target::TokenShape(rule) => {
+                        if let Some(span) = token_shape(text, hit.range()) {
+                            findings.push(Finding {
+                                span,
+                                rule,
+                                token_text: true,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -189,7 +200,11 @@ impl Engine {
                     regex
                         .find_iter(text)
                         .filter(|m| !m.is_empty())
-                        .map(|m| Finding { span: m.range(), rule }),
+                        .map(|m| Finding {
+                            span: m.range(),
+                            rule,
+                            token_text: false,
+                        }),
                 );
             }
         }
@@ -198,15 +213,13 @@ impl Engine {
 }
 
 /// `PREFIX_` followed by digits, matched exactly (the anchor search ignores case).
-fn note_token_shape(text: &str, hit: Range<usize>, token_shaped: &mut HashSet<String>) {
+fn token_shape(text: &str, hit: Range<usize>) -> Option<Range<usize>> {
     let t = text.as_bytes();
     if t[hit.clone()].iter().any(u8::is_ascii_lowercase) {
-        return;
+        return None;
     }
     let digits = t[hit.end..].iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits > 0 {
-        token_shaped.insert(text[hit.start..hit.end + digits].to_owned());
-    }
+    (digits > 0).then(|| hit.start..hit.end + digits)
 }
 
 /// Keeps the earliest-starting candidate, the longest among those, the first rule among

@@ -3,6 +3,8 @@
 
 pub mod catalog;
 pub mod engine;
+#[cfg(test)]
+mod properties;
 pub mod request;
 mod scan;
 pub mod tokens;

@@ -5,13 +5,16 @@
 //! other byte (key order, numbers, whitespace) reaches the upstream exactly as the client sent
 //! it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
 //! then the rest — which makes token numbers depend only on the conversation's prefix.
+//! An original found once is also masked wherever it stands later in that order.
 //! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde::de::IgnoredAny;
 
-use super::engine::{Engine, Finding};
+use super::engine::{Engine, Finding, TOKEN_TEXT_KIND};
+use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
 /// A masked input with its token table and per-kind counts.
@@ -43,12 +46,10 @@ pub enum MaskError {
 
 /// Masks plain text.
 pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
-    let mut findings = Vec::new();
-    let mut taken = HashSet::new();
-    engine.scan(text, &mut findings, &mut taken);
+    let findings = find_all(engine, &[text]);
     let mut table = TokenTable::default();
     let mut counts = BTreeMap::new();
-    let output = replace_spans(engine, text, &findings, &mut table, &taken, &mut counts);
+    let output = replace_spans(engine, text, &findings[0], &mut table, &mut counts);
     Masked {
         output,
         table,
@@ -62,43 +63,39 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
     serde_json::from_str::<IgnoredAny>(text)?;
     let (literals, facts) = locate_strings(text.as_bytes());
 
-    // Pass 1: find identifiers and token-shaped text in every maskable string.
-    let mut order: Vec<usize> = (0..literals.len()).filter(|&i| !literals[i].signed).collect();
-    order.sort_by_key(|&i| literals[i].section);
-    let mut taken = HashSet::new();
-    let mut found: Vec<(usize, Option<String>, Vec<Finding>)> = Vec::new();
-    let mut findings = Vec::new();
-    for &i in &order {
-        let lit = &literals[i];
-        let raw = &text[lit.start..lit.end];
-        let decoded = lit.escaped.then(|| serde_json::from_str::<String>(&text[lit.start - 1..lit.end + 1]));
-        let decoded = decoded.transpose()?;
-        engine.scan(decoded.as_deref().unwrap_or(raw), &mut findings, &mut taken);
-        if !findings.is_empty() {
-            found.push((i, decoded, std::mem::take(&mut findings)));
-        }
-    }
+    // The maskable strings in walk order, decoded where they hold escapes.
+    let mut order: Vec<&Literal> = literals.iter().filter(|l| !l.signed).collect();
+    order.sort_by_key(|l| l.section);
+    let decoded: Vec<Option<String>> = order
+        .iter()
+        .map(|l| {
+            l.escaped
+                .then(|| serde_json::from_str::<String>(&text[l.start - 1..l.end + 1]))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let texts: Vec<&str> = order
+        .iter()
+        .zip(&decoded)
+        .map(|(l, d)| d.as_deref().unwrap_or(&text[l.start..l.end]))
+        .collect();
+    let findings = find_all(engine, &texts);
 
-    // Pass 2: number tokens in walk order, then splice replacements in byte order.
+    // Number tokens in walk order, then splice replacements in byte order.
     let mut table = TokenTable::default();
     let mut counts = BTreeMap::new();
-    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::with_capacity(found.len());
-    for (i, decoded, findings) in &found {
-        let lit = &literals[*i];
-        match decoded {
-            None => {
-                for f in findings {
-                    let rule = &engine.rules()[f.rule];
-                    let original = &text[lit.start + f.span.start..lit.start + f.span.end];
-                    let token = table.token_for(&rule.token_prefix, &rule.id, original, &taken);
-                    *counts.entry(rule.id.clone()).or_insert(0) += 1;
-                    edits.push((lit.start + f.span.start..lit.start + f.span.end, token.to_owned()));
-                }
-            }
-            Some(decoded) => {
-                let masked = replace_spans(engine, decoded, findings, &mut table, &taken, &mut counts);
-                let encoded = serde_json::to_string(&masked).expect("a String always serializes");
-                edits.push((lit.start - 1..lit.end + 1, encoded));
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for (i, found) in findings.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
+        let literal = order[i];
+        if decoded[i].is_some() {
+            let masked = replace_spans(engine, texts[i], found, &mut table, &mut counts);
+            let encoded = serde_json::to_string(&masked).expect("a String always serializes");
+            edits.push((literal.start - 1..literal.end + 1, encoded));
+        } else {
+            // Unescaped: the raw bytes are the text, and tokens need no escaping.
+            for f in found {
+                let token = mint(engine, f, texts[i], &mut table, &mut counts);
+                edits.push((literal.start + f.span.start..literal.start + f.span.end, token));
             }
         }
     }
@@ -119,21 +116,78 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
     Ok((masked, facts))
 }
 
+/// The findings of each text (given in walk order): the engine's, plus every later whole-word
+/// occurrence of an original already found — an account ID seen once inside an ARN is masked
+/// where it stands bare further on. The sweep only reaches forward (the text where an original
+/// was first found and those after it), so adding turns never changes an earlier text's mask.
+fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
+    let mut findings: Vec<Vec<Finding>> = Vec::with_capacity(texts.len());
+    let mut scratch = Vec::new();
+    for text in texts {
+        engine.scan(text, &mut scratch);
+        findings.push(std::mem::take(&mut scratch));
+    }
+    // Each distinct original: where it was first found and which rule found it.
+    let mut originals: Vec<(&str, usize, usize)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, found) in findings.iter().enumerate() {
+        for f in found.iter().filter(|f| !f.token_text) {
+            let original = &texts[i][f.span.clone()];
+            if seen.insert(original) {
+                originals.push((original, i, f.rule));
+            }
+        }
+    }
+    if originals.is_empty() {
+        return findings;
+    }
+    let sweep = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(originals.iter().map(|(o, _, _)| o))
+        .expect("originals build an automaton");
+    let first_text = originals[0].1;
+    for (i, text) in texts.iter().enumerate().skip(first_text) {
+        let t = text.as_bytes();
+        let mut added = false;
+        for m in sweep.find_iter(text) {
+            let (_, found_in, rule) = originals[m.pattern().as_usize()];
+            let whole_word = boundary_before(t, m.start()) && boundary_after(t, m.end());
+            let covered = findings[i].iter().any(|f| f.span.start < m.end() && m.start() < f.span.end);
+            if found_in <= i && whole_word && !covered {
+                findings[i].push(Finding {
+                    span: m.range(),
+                    rule,
+                    token_text: false,
+                });
+                added = true;
+            }
+        }
+        if added {
+            findings[i].sort_unstable_by_key(|f| f.span.start);
+        }
+    }
+    findings
+}
+
+fn mint(engine: &Engine, finding: &Finding, text: &str, table: &mut TokenTable, counts: &mut BTreeMap<String, usize>) -> String {
+    let rule = &engine.rules()[finding.rule];
+    let kind = if finding.token_text { TOKEN_TEXT_KIND } else { rule.id.as_str() };
+    *counts.entry(kind.to_owned()).or_insert(0) += 1;
+    table.token_for(&rule.token_prefix, kind, &text[finding.span.clone()]).to_owned()
+}
+
 fn replace_spans(
     engine: &Engine,
     text: &str,
     findings: &[Finding],
     table: &mut TokenTable,
-    taken: &HashSet<String>,
     counts: &mut BTreeMap<String, usize>,
 ) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     for f in findings {
-        let rule = &engine.rules()[f.rule];
         out.push_str(&text[copied..f.span.start]);
-        out.push_str(table.token_for(&rule.token_prefix, &rule.id, &text[f.span.clone()], taken));
-        *counts.entry(rule.id.clone()).or_insert(0) += 1;
+        out.push_str(&mint(engine, f, text, table, counts));
         copied = f.span.end;
     }
     out.push_str(&text[copied..]);

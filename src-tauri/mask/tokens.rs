@@ -1,10 +1,10 @@
 //! Originals ↔ tokens for one request. Tokens are `PREFIX_NNN`, numbered per prefix by first
 //! occurrence in the order the request is walked, so the same conversation prefix always gets
 //! the same tokens — across turns and across restarts, with no state shared between requests.
-//! A token whose exact text already stands in the request is skipped, so restoring can never
-//! turn someone's literal `EC2_INSTANCE_001` into an identifier.
+//! Text that already looks like a token is itself masked by the walk, so every token in a
+//! masked request was minted here and restoring is never ambiguous.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// One masked identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,20 +24,14 @@ pub struct TokenTable {
 }
 
 impl TokenTable {
-    /// The token for `original`, minting the next free `PREFIX_NNN` on first sight.
-    /// `taken` holds token-shaped text already present in the request.
-    pub fn token_for(&mut self, prefix: &str, kind: &str, original: &str, taken: &HashSet<String>) -> &str {
+    /// The token for `original`, minting the next `PREFIX_NNN` on first sight.
+    pub fn token_for(&mut self, prefix: &str, kind: &str, original: &str) -> &str {
         if let Some(&at) = self.by_original.get(original) {
             return &self.entries[at].token;
         }
         let counter = self.next_number.entry(prefix.to_owned()).or_insert(0);
-        let token = loop {
-            *counter += 1;
-            let candidate = format!("{prefix}_{:03}", *counter);
-            if !taken.contains(&candidate) {
-                break candidate;
-            }
-        };
+        *counter += 1;
+        let token = format!("{prefix}_{:03}", *counter);
         self.by_original.insert(original.to_owned(), self.entries.len());
         self.entries.push(TokenEntry {
             token,
@@ -68,27 +62,18 @@ mod tests {
     #[test]
     fn same_original_gets_same_token_and_numbers_are_per_prefix() {
         let mut table = TokenTable::default();
-        let none = HashSet::new();
-        assert_eq!(table.token_for("VPC", "vpc", "vpc-1", &none), "VPC_001");
-        assert_eq!(table.token_for("AMI", "ami", "ami-1", &none), "AMI_001");
-        assert_eq!(table.token_for("VPC", "vpc", "vpc-2", &none), "VPC_002");
-        assert_eq!(table.token_for("VPC", "vpc", "vpc-1", &none), "VPC_001");
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-1"), "VPC_001");
+        assert_eq!(table.token_for("AMI", "ami", "ami-1"), "AMI_001");
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-2"), "VPC_002");
+        assert_eq!(table.token_for("VPC", "vpc", "vpc-1"), "VPC_001");
         assert_eq!(table.len(), 3);
-    }
-
-    #[test]
-    fn token_text_already_in_the_request_is_skipped() {
-        let mut table = TokenTable::default();
-        let taken: HashSet<String> = ["VPC_001".to_owned(), "VPC_002".to_owned()].into();
-        assert_eq!(table.token_for("VPC", "vpc", "vpc-1", &taken), "VPC_003");
     }
 
     #[test]
     fn numbers_past_999_grow_a_digit() {
         let mut table = TokenTable::default();
-        let none = HashSet::new();
         for n in 1..=1000 {
-            let token = table.token_for("SG", "sg", &format!("sg-{n}"), &none).to_owned();
+            let token = table.token_for("SG", "sg", &format!("sg-{n}")).to_owned();
             if n == 1000 {
                 assert_eq!(token, "SG_1000");
             }

@@ -227,14 +227,12 @@ fn write_event(out: &mut Vec<u8>, name: Option<&str>, data: &Value) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
     use crate::mask::TokenTable;
 
     fn restorer() -> Arc<Restorer> {
         let mut table = TokenTable::default();
-        table.token_for("EC2_INSTANCE", "ec2_instance", "i-0123456789abcdef0", &HashSet::new());
+        table.token_for("EC2_INSTANCE", "ec2_instance", "i-0123456789abcdef0");
         Arc::new(Restorer::new(&table))
     }
 
@@ -262,5 +260,85 @@ mod tests {
         let mut out = sse.push(input.as_bytes());
         out.extend(sse.finish());
         assert_eq!(String::from_utf8(out).expect("utf8"), input);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::mask::TokenTable;
+
+    fn table() -> TokenTable {
+        let mut table = TokenTable::default();
+        table.token_for("EC2_INSTANCE", "ec2_instance", "i-0123456789abcdef0");
+        table.token_for("VPC", "vpc", "vpc-\"quoted\"");
+        for n in 0..120 {
+            table.token_for("SECURITY_GROUP", "security_group", &format!("sg-{n:08x}"));
+        }
+        table
+    }
+
+    /// A streamed answer: text and tool input, each cut into `size`-char deltas.
+    fn stream(text: &str, input: &str, size: usize) -> String {
+        let mut s = String::from("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[]}}\n\n");
+        for (index, (kind, field, body)) in [("text_delta", "text", text), ("input_json_delta", "partial_json", input)].into_iter().enumerate() {
+            let block = if index == 0 { json!({"type":"text","text":""}) } else { json!({"type":"tool_use","id":"t","name":"Bash","input":{}}) };
+            s += &format!("event: content_block_start\ndata: {}\n\n", json!({"type":"content_block_start","index":index,"content_block":block}));
+            let chars: Vec<char> = body.chars().collect();
+            for piece in chars.chunks(size.max(1)) {
+                let piece: String = piece.iter().collect();
+                s += &format!("event: content_block_delta\ndata: {}\n\n", json!({"type":"content_block_delta","index":index,"delta":{"type":kind, field: piece}}));
+            }
+            s += &format!("event: content_block_stop\ndata: {}\n\n", json!({"type":"content_block_stop","index":index}));
+        }
+        s + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+    }
+
+    fn run(input: &str, cuts: &[usize]) -> Vec<u8> {
+        let mut sse = SseRestorer::new(Arc::new(Restorer::new(&table())));
+        let bytes = input.as_bytes();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for p in points.into_iter().chain([bytes.len()]) {
+            out.extend(sse.push(&bytes[from..p]));
+            from = p;
+        }
+        out.extend(sse.finish());
+        out
+    }
+
+    fn deltas(out: &[u8], field: &str) -> String {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|e| e["delta"][field].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    const WORDS: &[&str] = &["EC2_INSTANCE_001", "VPC_001", "SECURITY_GROUP_100", "SECURITY_GROUP_10", "EC2_INSTANCE_0010", "EC2_", "E", " ", "stop ", "\n", "_001", "x"];
+
+    proptest! {
+        #[test]
+        fn any_split_of_the_stream_restores_to_the_same_bytes(
+            words in prop::collection::vec(prop::sample::select(WORDS), 0..30),
+            size in 1usize..9,
+            cuts in prop::collection::vec(any::<usize>(), 0..40),
+        ) {
+            let text = words.concat();
+            let input_json = json!({"command": format!("echo {text}")}).to_string();
+            let source = stream(&text, &input_json, size);
+            let whole = run(&source, &[]);
+            prop_assert_eq!(&run(&source, &cuts), &whole);
+
+            let restorer = Restorer::new(&table());
+            prop_assert_eq!(deltas(&whole, "text"), restorer.restore(&text, Escaping::Raw).into_owned());
+            let tool_input: Value = serde_json::from_str(&deltas(&whole, "partial_json")).expect("tool input stays valid JSON");
+            prop_assert_eq!(tool_input["command"].as_str().expect("command"), format!("echo {}", restorer.restore(&text, Escaping::Raw)));
+        }
     }
 }

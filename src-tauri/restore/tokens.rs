@@ -149,14 +149,12 @@ impl PendingText {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
 
     fn restorer(pairs: &[(&str, &str)]) -> Restorer {
         let mut table = TokenTable::default();
         for (prefix, original) in pairs {
-            table.token_for(prefix, "k", original, &HashSet::new());
+            table.token_for(prefix, "k", original);
         }
         Restorer::new(&table)
     }

@@ -138,8 +138,12 @@ fn custom_patterns_behave_like_built_ins() {
         token_prefix: "TICKET".into(),
     };
     let engine = Engine::new(|_| true, &[custom]).expect("engine");
-    let masked = mask_text(&engine, "OPS-1234 on i-1234abcd and OPS-1234 again, TICKET_001 literal");
-    assert_eq!(masked.output, "TICKET_002 on EC2_INSTANCE_001 and TICKET_002 again, TICKET_001 literal");
+    let input = "OPS-1234 on i-1234abcd and OPS-1234 again, TICKET_001 literal";
+    let masked = mask_text(&engine, input);
+    // The literal token-shaped text is masked too, so every token upstream is unambiguous.
+    assert_eq!(masked.output, "TICKET_001 on EC2_INSTANCE_001 and TICKET_001 again, TICKET_002 literal");
+    let restorer = maskgate::restore::Restorer::new(&masked.table);
+    assert_eq!(restorer.restore(&masked.output, maskgate::restore::Escaping::Raw), input);
 }
 
 #[test]

@@ -1,0 +1,67 @@
+//! Properties of masking as a whole, over generated inputs: masking then restoring gives the
+//! input back, and a conversation's masked prefix never changes as turns are added.
+
+use proptest::prelude::*;
+
+use super::engine::TOKEN_TEXT_KIND;
+use super::{mask_json, mask_text, Engine};
+use crate::restore::{Escaping, Restorer};
+
+/// Identifiers of several kinds and words that sit next to them in real text.
+const FRAGMENTS: &[&str] = &[
+    "i-0a1b2c3d4e5f67890", "vpc-12345678", "sg-0123456789abcdef0", "10.0.3.7", "172.20.1.1/24",
+    "arn:aws:iam::123456789012:role/Ops", "s3://acme-logs/2026/", "AKIAIOSFODNN7EXAMPLE",
+    "db.abc123.eu-west-1.rds.amazonaws.com", "team-data-bucket", "Account: 210987654321",
+    "EC2_INSTANCE_001", "VPC_002", "stop", "the", "instance", " ", "\n", ",", ".", "\"", "\\", "é", "-", ":",
+    "8.8.8.8", "3f786850e387550fdab836ed7e6dc881de23001b", "i-node", "0", "42",
+];
+
+/// Fragments run together in any order, separators or not.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40).prop_map(|parts| parts.concat())
+}
+
+/// Fragments as prose has them: separated by spaces, punctuation or line breaks.
+fn prose() -> impl Strategy<Value = String> {
+    let separator = prop::sample::select(&[" ", "\n", ", ", "\"", ": ", "\t", "("][..]);
+    prop::collection::vec((prop::sample::select(FRAGMENTS), separator), 0..40)
+        .prop_map(|parts| parts.into_iter().flat_map(|(f, s)| [f, s]).collect())
+}
+
+fn message(text: &str) -> String {
+    format!("{{\"role\":\"user\",\"content\":[{{\"type\":\"text\",\"text\":{}}}]}}", serde_json::to_string(text).expect("string"))
+}
+
+proptest! {
+    #[test]
+    fn mask_then_restore_gives_the_text_back(input in text()) {
+        let engine = Engine::with_all_builtins();
+        let masked = mask_text(&engine, &input);
+        let restorer = Restorer::new(&masked.table);
+        prop_assert_eq!(restorer.restore(&masked.output, Escaping::Raw), input.as_str());
+    }
+
+    #[test]
+    fn no_original_survives_masking(input in prose()) {
+        let engine = Engine::with_all_builtins();
+        let masked = mask_text(&engine, &input);
+        for entry in masked.table.entries().iter().filter(|e| e.kind != TOKEN_TEXT_KIND) {
+            prop_assert!(!masked.output.contains(&entry.original), "{} left in {}", entry.original, masked.output);
+        }
+    }
+
+    #[test]
+    fn masked_prefix_is_stable_as_turns_are_added(turns in prop::collection::vec(text(), 1..6), extra in prop::collection::vec(text(), 1..3)) {
+        let engine = Engine::with_all_builtins();
+        let head = format!(
+            "{{\"tools\":[{{\"name\":\"Bash\",\"description\":\"runs in vpc-0aaaaaaa\"}}],\"system\":\"env 10.9.8.7\",\"messages\":[{}",
+            turns.iter().map(|t| message(t)).collect::<Vec<_>>().join(",")
+        );
+        let shorter = format!("{head}]}}");
+        let longer = format!("{head},{}]}}", extra.iter().map(|t| message(t)).collect::<Vec<_>>().join(","));
+        let (short, _) = mask_json(&engine, shorter.as_bytes()).expect("valid JSON");
+        let (long, _) = mask_json(&engine, longer.as_bytes()).expect("valid JSON");
+        let prefix = &short.output[..short.output.len() - 2];
+        prop_assert!(long.output.starts_with(prefix), "prefix changed:\n{}\n{}", String::from_utf8_lossy(prefix), String::from_utf8_lossy(&long.output));
+    }
+}
