@@ -256,6 +256,12 @@ pub fn kind(id: &str) -> Option<&'static Kind> {
     CATALOG.iter().find(|k| k.id == id)
 }
 
+/// A context word (`account`, `kms`, `HostedZone` …) that stands on its own or ends a
+/// camelCase name — not one buried in a longer run such as a base64 blob.
+fn is_label(t: &[u8], hit: &Range<usize>) -> bool {
+    boundary_before(t, hit.start) || boundary_after(t, hit.end)
+}
+
 fn is_exact(text: &str, hit: &Range<usize>, literal: &str) -> bool {
     text.as_bytes()[hit.clone()] == *literal.as_bytes()
 }
@@ -436,6 +442,9 @@ fn account_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
         _ => {
             // "account" / "owner" labels: the first number within a short gap of letters,
             // quotes and separators ("Account ID: ", "\"OwnerId\": \""), then any list that follows.
+            if !is_label(t, &hit) {
+                return;
+            }
             let window = &t[hit.end..t.len().min(hit.end + 40)];
             let Some(first_digit) = window.iter().position(u8::is_ascii_digit) else {
                 return;
@@ -487,6 +496,9 @@ fn secret_access_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>)
     let is_key_id = t[hit.clone()] == *b"AKIA" || t[hit.clone()] == *b"ASIA";
     if !is_key_id {
         // A label such as aws_secret_access_key / SecretAccessKey / "secret access key".
+        if !is_label(t, &hit) {
+            return;
+        }
         if let Some(value) = skip_gap(t, hit.end, 24).and_then(|s| secret_at(t, s)) {
             out.push(value);
         }
@@ -529,6 +541,9 @@ fn session_token(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
         }
         hit.start
     } else {
+        if !is_label(t, &hit) {
+            return;
+        }
         match skip_gap(t, hit.end, 24) {
             Some(s) => s,
             None => return,
@@ -635,6 +650,9 @@ fn other_aws_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
 
 fn route53_zone(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     let t = text.as_bytes();
+    if !is_label(t, &hit) {
+        return;
+    }
     let window_end = t.len().min(hit.end + 32);
     for i in hit.end..window_end {
         if t[i] == b'Z' && boundary_before(t, i) {
@@ -660,7 +678,12 @@ fn kms_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
         }
         return;
     }
-    let window_end = t.len().min(hit.end + 64);
+    if !is_label(t, &hit) {
+        return;
+    }
+    // The key ID follows on the same line ("--key-id …", "\"KeyId\": \"…\"", "kms key …").
+    let line_end = memchr::memchr(b'\n', &t[hit.end..]).map_or(t.len(), |p| hit.end + p);
+    let window_end = line_end.min(hit.end + 64);
     for i in hit.end..window_end {
         if let Some(end) = parse_uuid(t, i) {
             out.push(i..end);

@@ -92,6 +92,13 @@ async fn claude_code_runs_the_tool_on_real_identifiers_while_upstream_sees_only_
     let turns = upstream.recorder.messages_requests();
     assert!(turns.len() >= 2, "expected the tool loop's two turns, got {}", turns.len());
     assert_no_original_in(&upstream.recorder.everything());
+    // Claude Code's own system prompt and ~24 tool definitions hold no identifier: nothing in
+    // them may have been masked (a false positive there would break every session's cache).
+    let first: Value = serde_json::from_slice(&turns[0].body).expect("JSON body");
+    for section in ["tools", "system"] {
+        let masked = upstream::tokens_in(&first[section].to_string());
+        assert!(masked.is_empty(), "false positives in Claude Code's {section}: {masked:?}");
+    }
     let second = String::from_utf8_lossy(&turns.last().expect("second turn").body).into_owned();
     assert!(second.contains("tool_result") && second.contains("EC2_INSTANCE_001"), "tool output should come back masked");
 }

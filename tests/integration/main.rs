@@ -5,5 +5,6 @@ mod support;
 
 mod catalog;
 mod claude_code;
+mod corpus;
 mod proxy_http;
 mod sdks;

@@ -1,6 +1,7 @@
 //! What the integration tests share: the Anthropic stand-in, the proxy started in-process or
 //! as the real `maskgate --headless` binary, and identifiers to plant.
 
+pub mod corpus;
 pub mod upstream;
 
 use std::io::{BufRead, BufReader};
