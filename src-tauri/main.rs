@@ -120,7 +120,9 @@ impl Cli {
         if let Some(ca) = &self.ca_file {
             gateway.ca_file = Some(ca.clone());
         }
-        settings.allowed_hosts.extend(self.allow_host.iter().cloned());
+        settings
+            .allowed_hosts
+            .extend(self.allow_host.iter().cloned());
         if let Some(path) = &self.audit_log {
             settings.audit_log = Some(path.clone());
         }
@@ -145,14 +147,26 @@ fn headless_secrets(secret_file: Option<&std::path::Path>) -> anyhow::Result<Sec
     })
 }
 
-fn run_mask(settings: &Settings, file: Option<PathBuf>, json: bool, report: bool) -> anyhow::Result<()> {
+fn run_mask(
+    settings: &Settings,
+    file: Option<PathBuf>,
+    json: bool,
+    report: bool,
+) -> anyhow::Result<()> {
     use std::io::Write;
-    let engine = Engine::new(|id| !settings.disabled_kinds.contains(id), &settings.custom_patterns)?;
+    let engine = Engine::new(
+        |id| !settings.disabled_kinds.contains(id),
+        &settings.custom_patterns,
+    )?;
     let mut input = Vec::new();
     match &file {
-        Some(path) => input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        Some(path) => {
+            input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        }
         None => {
-            std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .context("reading standard input")?;
         }
     }
     let (output, counts) = if json {
@@ -176,11 +190,15 @@ fn run_headless(settings: Settings, secrets: Secrets) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "maskgate=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "maskgate=info".into()),
         )
         .init();
     let config = ProxyConfig::from_settings(&settings, &secrets)?;
-    let journal = Arc::new(Journal::new(settings.journal_capacity, settings.audit_log.clone()));
+    let journal = Arc::new(Journal::new(
+        settings.journal_capacity,
+        settings.audit_log.clone(),
+    ));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(settings.listen)
@@ -205,8 +223,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler installs");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

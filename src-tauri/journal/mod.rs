@@ -188,11 +188,19 @@ impl Journal {
 
     /// The newest records first, masked summaries only.
     pub fn summaries(&self) -> Vec<RecordSummary> {
-        lock(&self.records).iter().rev().map(ExchangeRecord::summary).collect()
+        lock(&self.records)
+            .iter()
+            .rev()
+            .map(ExchangeRecord::summary)
+            .collect()
     }
 
     pub fn record(&self, id: u64) -> Option<ExchangeRecord> {
-        lock(&self.records).iter().rev().find(|r| r.id == id).cloned()
+        lock(&self.records)
+            .iter()
+            .rev()
+            .find(|r| r.id == id)
+            .cloned()
     }
 
     /// Identifiers masked per rule id since start.
@@ -219,11 +227,14 @@ impl Journal {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl ExchangeRecord {

@@ -29,6 +29,9 @@ pub struct Kind {
     pub token_prefix: &'static str,
     pub anchors: &'static [&'static str],
     pub matcher: Matcher,
+    /// Found by its context (a label, a URL scheme) rather than its own shape: once found,
+    /// its later bare occurrences in the same request are masked too.
+    pub found_by_context: bool,
 }
 
 macro_rules! hex_kind {
@@ -41,6 +44,7 @@ macro_rules! hex_kind {
             token_prefix: $prefix,
             anchors: &[$($anchor),+],
             matcher: hex_resource_id,
+            found_by_context: false,
         }
     };
 }
@@ -55,6 +59,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "LAMBDA_FUNCTION",
         anchors: &["arn:"],
         matcher: lambda_arn,
+        found_by_context: false,
     },
     Kind {
         id: "arn",
@@ -64,6 +69,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "ARN",
         anchors: &["arn:"],
         matcher: any_arn,
+        found_by_context: false,
     },
     hex_kind!("ec2_instance", "EC2 instance ID", "EC2_INSTANCE", "i-0a1b2c3d4e5f67890", ["i-"]),
     hex_kind!("ami", "AMI ID", "AMI", "ami-0abcdef1234567890", ["ami-"]),
@@ -95,6 +101,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "S3_BUCKET",
         anchors: &["s3://", "s3a://", "s3n://", ".amazonaws.com", "arn:", "bucket"],
         matcher: s3_bucket,
+        found_by_context: true,
     },
     Kind {
         id: "account_id",
@@ -104,6 +111,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "AWS_ACCOUNT",
         anchors: &["arn:", "account", "owner", ".dkr.ecr.", ".amazonaws.com/"],
         matcher: account_id,
+        found_by_context: true,
     },
     Kind {
         id: "access_key_id",
@@ -113,6 +121,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "ACCESS_KEY_ID",
         anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
         matcher: iam_id,
+        found_by_context: false,
     },
     Kind {
         id: "iam_unique_id",
@@ -122,6 +131,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "IAM_UNIQUE_ID",
         anchors: &["AIDA", "AROA", "AIPA", "AGPA", "ANPA", "ANVA", "APKA", "ASCA"],
         matcher: iam_id,
+        found_by_context: false,
     },
     Kind {
         id: "secret_access_key",
@@ -131,6 +141,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "SECRET_ACCESS_KEY",
         anchors: &["secret_access_key", "secretaccesskey", "secret-access-key", "secret access key", "aws_secret_key", "AKIA", "ASIA"],
         matcher: secret_access_key,
+        found_by_context: true,
     },
     Kind {
         id: "session_token",
@@ -140,6 +151,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "SESSION_TOKEN",
         anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],
         matcher: session_token,
+        found_by_context: true,
     },
     Kind {
         id: "private_cidr",
@@ -149,6 +161,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "PRIVATE_CIDR",
         anchors: &["10.", "172.", "192.168."],
         matcher: private_cidr,
+        found_by_context: false,
     },
     Kind {
         id: "private_ipv4",
@@ -158,6 +171,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "PRIVATE_IP",
         anchors: &["10.", "172.", "192.168."],
         matcher: private_ipv4,
+        found_by_context: false,
     },
     Kind {
         id: "ec2_private_dns",
@@ -167,6 +181,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "EC2_PRIVATE_DNS",
         anchors: &["ip-"],
         matcher: ec2_private_dns,
+        found_by_context: false,
     },
     Kind {
         id: "rds_endpoint",
@@ -176,6 +191,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "RDS_ENDPOINT",
         anchors: &[".amazonaws.com"],
         matcher: rds_host,
+        found_by_context: false,
     },
     Kind {
         id: "elasticache_endpoint",
@@ -185,6 +201,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "ELASTICACHE_ENDPOINT",
         anchors: &[".amazonaws.com"],
         matcher: elasticache_host,
+        found_by_context: false,
     },
     Kind {
         id: "elb_endpoint",
@@ -194,6 +211,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "LOAD_BALANCER",
         anchors: &[".amazonaws.com"],
         matcher: elb_host,
+        found_by_context: false,
     },
     Kind {
         id: "eks_endpoint",
@@ -203,6 +221,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "EKS_ENDPOINT",
         anchors: &[".amazonaws.com"],
         matcher: eks_host,
+        found_by_context: false,
     },
     Kind {
         id: "api_gateway_endpoint",
@@ -212,6 +231,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "API_GATEWAY",
         anchors: &[".amazonaws.com"],
         matcher: api_gateway_host,
+        found_by_context: false,
     },
     Kind {
         id: "cloudfront_domain",
@@ -221,6 +241,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "CLOUDFRONT_DOMAIN",
         anchors: &[".cloudfront.net"],
         matcher: cloudfront_host,
+        found_by_context: false,
     },
     Kind {
         id: "aws_hostname",
@@ -230,6 +251,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "AWS_HOSTNAME",
         anchors: &[".amazonaws.com", ".on.aws"],
         matcher: other_aws_host,
+        found_by_context: false,
     },
     Kind {
         id: "route53_zone",
@@ -239,6 +261,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "HOSTED_ZONE",
         anchors: &["hostedzone", "hosted-zone", "hosted_zone", "hosted zone"],
         matcher: route53_zone,
+        found_by_context: true,
     },
     Kind {
         id: "kms_key",
@@ -248,6 +271,7 @@ pub static CATALOG: &[Kind] = &[
         token_prefix: "KMS_KEY",
         anchors: &["kms", "keyid", "key-id", "key_id", "key id", "mrk-"],
         matcher: kms_key,
+        found_by_context: true,
     },
 ];
 
@@ -297,7 +321,9 @@ fn is_bucket_char(b: u8) -> bool {
 
 /// A bucket name of 3–63 characters at `start`, with trailing dots and dashes trimmed.
 fn bucket_at(t: &[u8], start: usize) -> Option<Range<usize>> {
-    let raw = run_len(t, start, |b| is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_');
+    let raw = run_len(t, start, |b| {
+        is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_'
+    });
     let len = t[start..start + raw]
         .iter()
         .rposition(|b| b.is_ascii_alphanumeric())
@@ -312,21 +338,27 @@ const NOT_BUCKET_LEADS: &[&str] = &[
 
 fn s3_bucket(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     let t = text.as_bytes();
-    let anchor = t[hit.clone()].to_ascii_lowercase();
-    match anchor.as_slice() {
-        b"s3://" | b"s3a://" | b"s3n://" => {
-            if boundary_before(t, hit.start) && is_exact(text, &hit, &text[hit.clone()].to_ascii_lowercase()) {
-                out.extend(bucket_at(t, hit.end));
+    let anchor = &t[hit.clone()];
+    if anchor.ends_with(b"://") {
+        if boundary_before(t, hit.start) && !anchor.iter().any(u8::is_ascii_uppercase) {
+            out.extend(bucket_at(t, hit.end));
+        }
+        return;
+    }
+    let is = |literal: &[u8]| anchor.eq_ignore_ascii_case(literal);
+    match () {
+        () if is(b".amazonaws.com") => {
+            match parse_aws_host(t, hit.clone()).map(|h| (h.span, h.class)) {
+                Some((span, HostClass::S3VirtualHost { bucket_end })) => {
+                    out.push(span.start..bucket_end)
+                }
+                Some((span, HostClass::S3PathStyle)) if t.get(span.end) == Some(&b'/') => {
+                    out.extend(bucket_at(t, span.end + 1));
+                }
+                _ => {}
             }
         }
-        b".amazonaws.com" => match parse_aws_host(t, hit.clone()).map(|h| (h.span, h.class)) {
-            Some((span, HostClass::S3VirtualHost { bucket_end })) => out.push(span.start..bucket_end),
-            Some((span, HostClass::S3PathStyle)) if t.get(span.end) == Some(&b'/') => {
-                out.extend(bucket_at(t, span.end + 1));
-            }
-            _ => {}
-        },
-        b"arn:" => {
+        () if is(b"arn:") => {
             if let Some(arn) = parse_arn(text, hit.start) {
                 if &text[arn.service] == "s3" && arn.account.is_none() {
                     let name = &t[arn.resource.clone()];
@@ -337,7 +369,7 @@ fn s3_bucket(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
                 }
             }
         }
-        _ => labelled_or_bucket_like(t, hit, out),
+        () => labelled_or_bucket_like(t, hit, out),
     }
 }
 
@@ -348,19 +380,28 @@ fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usiz
     let label_end = hit.end
         + [&b"name"[..], b"_name", b"-name"]
             .iter()
-            .find(|s| t[hit.end..].len() >= s.len() && t[hit.end..hit.end + s.len()].eq_ignore_ascii_case(s))
+            .find(|s| {
+                t[hit.end..].len() >= s.len()
+                    && t[hit.end..hit.end + s.len()].eq_ignore_ascii_case(s)
+            })
             .map_or(0, |s| s.len());
     let flag = hit.start >= 2 && &t[hit.start - 2..hit.start] == b"--";
-    let key_like = flag || boundary_before(t, hit.start) && !t.get(label_end).is_some_and(u8::is_ascii_alphanumeric);
+    let key_like = flag
+        || boundary_before(t, hit.start)
+            && !t.get(label_end).is_some_and(u8::is_ascii_alphanumeric);
     if key_like {
-        let gap = run_len(t, label_end, |b| matches!(b, b' ' | b'"' | b'\'' | b':' | b'='));
+        let gap = run_len(t, label_end, |b| {
+            matches!(b, b' ' | b'"' | b'\'' | b':' | b'=')
+        });
         let gap_text = &t[label_end..label_end + gap];
         let quoted = gap_text.contains(&b'"') || gap_text.contains(&b'\'');
         let assigns = gap_text.contains(&b':') || gap_text.contains(&b'=');
         if gap > 0 && gap <= 6 && (flag || assigns) {
             if let Some(name) = bucket_at(t, label_end + gap) {
                 let value = &t[name.clone()];
-                let shaped = value.iter().any(|&b| b == b'-' || b == b'.' || b.is_ascii_digit());
+                let shaped = value
+                    .iter()
+                    .any(|&b| b == b'-' || b == b'.' || b.is_ascii_digit());
                 if (flag || quoted || shaped) && value.iter().all(|&b| is_bucket_char(b)) {
                     out.push(name);
                     return;
@@ -421,25 +462,25 @@ fn account_number_at(t: &[u8], start: usize) -> Option<usize> {
 
 fn account_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     let t = text.as_bytes();
-    let anchor = t[hit.clone()].to_ascii_lowercase();
-    match anchor.as_slice() {
-        b"arn:" => {
+    let is = |literal: &[u8]| t[hit.clone()].eq_ignore_ascii_case(literal);
+    match () {
+        () if is(b"arn:") => {
             if let Some(account) = parse_arn(text, hit.start).and_then(|a| a.account) {
                 out.push(account);
             }
         }
-        b".dkr.ecr." => {
+        () if is(b".dkr.ecr.") => {
             let start = run_start(t, hit.start, |b| b.is_ascii_digit());
             if hit.start - start == 12 && boundary_before(t, start) {
                 out.push(start..hit.start);
             }
         }
-        b".amazonaws.com/" => {
+        () if is(b".amazonaws.com/") => {
             if let Some(end) = account_number_at(t, hit.end).filter(|&e| t.get(e) == Some(&b'/')) {
                 out.push(hit.end..end);
             }
         }
-        _ => {
+        () => {
             // "account" / "owner" labels: the first number within a short gap of letters,
             // quotes and separators ("Account ID: ", "\"OwnerId\": \""), then any list that follows.
             if !is_label(t, &hit) {
@@ -451,7 +492,12 @@ fn account_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
             };
             let gap = &window[..first_digit];
             let gap_ok = gap.iter().all(|&b| {
-                b.is_ascii_alphabetic() || b == b'_' || b == b'-' || b == b'#' || b == b'(' || is_label_gap(b)
+                b.is_ascii_alphabetic()
+                    || b == b'_'
+                    || b == b'-'
+                    || b == b'#'
+                    || b == b'('
+                    || is_label_gap(b)
             });
             if !gap_ok {
                 return;
@@ -459,7 +505,9 @@ fn account_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
             let mut at = hit.end + first_digit;
             while let Some(end) = account_number_at(t, at) {
                 out.push(at..end);
-                let sep = run_len(t, end, |b| matches!(b, b' ' | b',' | b'"' | b'\'' | b'\n' | b'\t'));
+                let sep = run_len(t, end, |b| {
+                    matches!(b, b' ' | b',' | b'"' | b'\'' | b'\n' | b'\t')
+                });
                 if sep == 0 || sep > 6 {
                     break;
                 }
@@ -533,9 +581,13 @@ fn secret_access_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>)
 
 fn session_token(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     let t = text.as_bytes();
-    let encoded_prefix = SESSION_TOKEN_PREFIXES.iter().any(|p| t[hit.clone()].eq_ignore_ascii_case(p.as_bytes()));
+    let encoded_prefix = SESSION_TOKEN_PREFIXES
+        .iter()
+        .any(|p| t[hit.clone()].eq_ignore_ascii_case(p.as_bytes()));
     let start = if encoded_prefix {
-        let exact = SESSION_TOKEN_PREFIXES.iter().any(|p| t[hit.clone()] == *p.as_bytes());
+        let exact = SESSION_TOKEN_PREFIXES
+            .iter()
+            .any(|p| t[hit.clone()] == *p.as_bytes());
         if !exact || (hit.start > 0 && is_base64(t[hit.start - 1])) {
             return;
         }
@@ -590,7 +642,10 @@ fn ec2_private_dns(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
             i += 1;
         }
         let digits = run_len(t, i, |b| b.is_ascii_digit());
-        let Some(value) = std::str::from_utf8(&t[i..i + digits]).ok().and_then(|s| s.parse::<u8>().ok()) else {
+        let Some(value) = std::str::from_utf8(&t[i..i + digits])
+            .ok()
+            .and_then(|s| s.parse::<u8>().ok())
+        else {
             return;
         };
         if digits == 0 || digits > 3 {
@@ -603,7 +658,9 @@ fn ec2_private_dns(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
         return;
     }
     // Take the domain along when it is EC2's internal one.
-    let domain_len = run_len(t, i, |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let domain_len = run_len(t, i, |b| {
+        b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+    });
     let domain = &text[i..i + domain_len];
     let end = [".ec2.internal", ".compute.internal"]
         .iter()
@@ -658,12 +715,16 @@ fn route53_zone(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
         if t[i] == b'Z' && boundary_before(t, i) {
             let n = run_len(t, i, is_upper_alnum);
             let id = &t[i..i + n];
-            if (9..=32).contains(&n) && boundary_after(t, i + n) && id.iter().any(u8::is_ascii_digit) {
+            if (9..=32).contains(&n)
+                && boundary_after(t, i + n)
+                && id.iter().any(u8::is_ascii_digit)
+            {
                 out.push(i..i + n);
             }
             return;
         }
-        if !(is_label_gap(t[i]) || matches!(t[i], b'/' | b'-' | b'_') || t[i].is_ascii_alphabetic()) {
+        if !(is_label_gap(t[i]) || matches!(t[i], b'/' | b'-' | b'_') || t[i].is_ascii_alphabetic())
+        {
             return;
         }
     }
@@ -673,7 +734,11 @@ fn kms_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     let t = text.as_bytes();
     if t[hit.clone()].eq_ignore_ascii_case(b"mrk-") {
         let n = run_len(t, hit.end, is_lower_hex);
-        if is_exact(text, &hit, "mrk-") && boundary_before(t, hit.start) && n == 32 && boundary_after(t, hit.end + 32) {
+        if is_exact(text, &hit, "mrk-")
+            && boundary_before(t, hit.start)
+            && n == 32
+            && boundary_after(t, hit.end + 32)
+        {
             out.push(hit.start..hit.end + 32);
         }
         return;
@@ -707,7 +772,10 @@ mod tests {
         assert_eq!(ids.len(), CATALOG.len());
         assert_eq!(prefixes.len(), CATALOG.len());
         for k in CATALOG {
-            assert!(k.token_prefix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(k
+                .token_prefix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
             assert!(!k.anchors.is_empty());
         }
     }

@@ -35,7 +35,9 @@ pub enum EngineError {
         #[source]
         source: Box<regex::Error>,
     },
-    #[error("custom pattern {name:?}: the regex matches the empty string, which would mask nothing")]
+    #[error(
+        "custom pattern {name:?}: the regex matches the empty string, which would mask nothing"
+    )]
     EmptyMatch { name: String },
     #[error("custom pattern {name:?}: the token prefix {prefix:?} must be upper-case letters, digits and _, starting with a letter")]
     BadPrefix { name: String, prefix: String },
@@ -61,6 +63,8 @@ pub struct Rule {
     pub id: String,
     pub label: String,
     pub token_prefix: String,
+    /// See [`Kind::found_by_context`].
+    pub found_by_context: bool,
     source: Source,
 }
 
@@ -102,7 +106,10 @@ impl Engine {
     }
 
     /// Compiles the built-in kinds for which `enabled(id)` holds, plus `custom` patterns.
-    pub fn new(enabled: impl Fn(&str) -> bool, custom: &[CustomPattern]) -> Result<Engine, EngineError> {
+    pub fn new(
+        enabled: impl Fn(&str) -> bool,
+        custom: &[CustomPattern],
+    ) -> Result<Engine, EngineError> {
         let mut rules: Vec<Rule> = CATALOG
             .iter()
             .filter(|k| enabled(k.id))
@@ -110,6 +117,7 @@ impl Engine {
                 id: k.id.to_owned(),
                 label: k.label.to_owned(),
                 token_prefix: k.token_prefix.to_owned(),
+                found_by_context: k.found_by_context,
                 source: Source::Builtin(k),
             })
             .collect();
@@ -121,6 +129,7 @@ impl Engine {
                 id: format!("custom:{}", pattern.name),
                 label: pattern.name.clone(),
                 token_prefix: pattern.token_prefix.clone(),
+                found_by_context: false,
                 source: Source::Custom(regex),
             });
         }
@@ -129,11 +138,14 @@ impl Engine {
         let mut targets: Vec<Vec<Target>> = Vec::new();
         let mut add = |literal: &str, target: Target| {
             let lower = literal.to_ascii_lowercase();
-            let at = literals.iter().position(|l| *l == lower).unwrap_or_else(|| {
-                literals.push(lower);
-                targets.push(Vec::new());
-                literals.len() - 1
-            });
+            let at = literals
+                .iter()
+                .position(|l| *l == lower)
+                .unwrap_or_else(|| {
+                    literals.push(lower);
+                    targets.push(Vec::new());
+                    literals.len() - 1
+                });
             targets[at].push(target);
         };
         for (index, rule) in rules.iter().enumerate() {
@@ -142,7 +154,10 @@ impl Engine {
                     add(anchor, Target::Rule(index));
                 }
             }
-            add(&format!("{}_", rule.token_prefix), Target::TokenShape(index));
+            add(
+                &format!("{}_", rule.token_prefix),
+                Target::TokenShape(index),
+            );
         }
         let anchors = AhoCorasick::builder()
             .ascii_case_insensitive(true)
@@ -167,15 +182,17 @@ impl Engine {
     pub fn scan(&self, text: &str, findings: &mut Vec<Finding>) {
         findings.clear();
         let mut spans = Vec::new();
-        for hit in self.anchors.find_overlapping_iter(text) {
-            for target in &self.targets[hit.pattern().as_usize()] {
+        // Overlapping: `ami-` must not hide `i-`, nor `.amazonaws.com/` hide `.amazonaws.com`.
+        for found in self.anchors.find_overlapping_iter(text) {
+            let hit = found.range();
+            for target in &self.targets[found.pattern().as_usize()] {
                 match *target {
                     Target::Rule(rule) => {
                         let Source::Builtin(kind) = self.rules[rule].source else {
                             continue;
                         };
                         spans.clear();
-                        (kind.matcher)(text, hit.range(), &mut spans);
+                        (kind.matcher)(text, hit.clone(), &mut spans);
                         findings.extend(spans.drain(..).map(|span| Finding {
                             span,
                             rule,
@@ -183,7 +200,7 @@ impl Engine {
                         }));
                     }
                     Target::TokenShape(rule) => {
-                        if let Some(span) = token_shape(text, hit.range()) {
+                        if let Some(span) = token_shape(text, hit.clone()) {
                             findings.push(Finding {
                                 span,
                                 rule,
@@ -218,7 +235,10 @@ fn token_shape(text: &str, hit: Range<usize>) -> Option<Range<usize>> {
     if t[hit.clone()].iter().any(u8::is_ascii_lowercase) {
         return None;
     }
-    let digits = t[hit.end..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = t[hit.end..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     (digits > 0).then(|| hit.start..hit.end + digits)
 }
 
@@ -252,7 +272,9 @@ fn validate_custom(pattern: &CustomPattern, all: &[CustomPattern]) -> Result<Reg
     }
     let prefix = &pattern.token_prefix;
     let well_formed = prefix.starts_with(|c: char| c.is_ascii_uppercase())
-        && prefix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         && !prefix.ends_with('_');
     if !well_formed {
         return Err(EngineError::BadPrefix {
@@ -281,7 +303,9 @@ fn validate_custom(pattern: &CustomPattern, all: &[CustomPattern]) -> Result<Reg
         source: Box::new(e),
     })?;
     if regex.is_match("") {
-        return Err(EngineError::EmptyMatch { name: name.to_owned() });
+        return Err(EngineError::EmptyMatch {
+            name: name.to_owned(),
+        });
     }
     Ok(regex)
 }

@@ -9,11 +9,36 @@ use crate::restore::{Escaping, Restorer};
 
 /// Identifiers of several kinds and words that sit next to them in real text.
 const FRAGMENTS: &[&str] = &[
-    "i-0a1b2c3d4e5f67890", "vpc-12345678", "sg-0123456789abcdef0", "10.0.3.7", "172.20.1.1/24",
-    "arn:aws:iam::123456789012:role/Ops", "s3://acme-logs/2026/", "AKIAIOSFODNN7EXAMPLE",
-    "db.abc123.eu-west-1.rds.amazonaws.com", "team-data-bucket", "Account: 210987654321",
-    "EC2_INSTANCE_001", "VPC_002", "stop", "the", "instance", " ", "\n", ",", ".", "\"", "\\", "é", "-", ":",
-    "8.8.8.8", "3f786850e387550fdab836ed7e6dc881de23001b", "i-node", "0", "42",
+    "i-0a1b2c3d4e5f67890",
+    "vpc-12345678",
+    "sg-0123456789abcdef0",
+    "10.0.3.7",
+    "172.20.1.1/24",
+    "arn:aws:iam::123456789012:role/Ops",
+    "s3://acme-logs/2026/",
+    "AKIAIOSFODNN7EXAMPLE",
+    "db.abc123.eu-west-1.rds.amazonaws.com",
+    "team-data-bucket",
+    "Account: 210987654321",
+    "EC2_INSTANCE_001",
+    "VPC_002",
+    "stop",
+    "the",
+    "instance",
+    " ",
+    "\n",
+    ",",
+    ".",
+    "\"",
+    "\\",
+    "é",
+    "-",
+    ":",
+    "8.8.8.8",
+    "3f786850e387550fdab836ed7e6dc881de23001b",
+    "i-node",
+    "0",
+    "42",
 ];
 
 /// Fragments run together in any order, separators or not.
@@ -29,7 +54,10 @@ fn prose() -> impl Strategy<Value = String> {
 }
 
 fn message(text: &str) -> String {
-    format!("{{\"role\":\"user\",\"content\":[{{\"type\":\"text\",\"text\":{}}}]}}", serde_json::to_string(text).expect("string"))
+    format!(
+        "{{\"role\":\"user\",\"content\":[{{\"type\":\"text\",\"text\":{}}}]}}",
+        serde_json::to_string(text).expect("string")
+    )
 }
 
 proptest! {

@@ -95,7 +95,10 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
             // Unescaped: the raw bytes are the text, and tokens need no escaping.
             for f in found {
                 let token = mint(engine, f, texts[i], &mut table, &mut counts);
-                edits.push((literal.start + f.span.start..literal.start + f.span.end, token));
+                edits.push((
+                    literal.start + f.span.start..literal.start + f.span.end,
+                    token,
+                ));
             }
         }
     }
@@ -117,9 +120,11 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
 }
 
 /// The findings of each text (given in walk order): the engine's, plus every later whole-word
-/// occurrence of an original already found — an account ID seen once inside an ARN is masked
-/// where it stands bare further on. The sweep only reaches forward (the text where an original
-/// was first found and those after it), so adding turns never changes an earlier text's mask.
+/// occurrence of an original that was found by its context — an account ID seen once inside
+/// an ARN is masked where it stands bare further on. (Kinds recognised by their own shape need
+/// no sweep: the engine finds them wherever they stand.) The sweep only reaches forward (the
+/// text where an original was first found and those after it), so adding turns never changes
+/// an earlier text's mask.
 fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
     let mut findings: Vec<Vec<Finding>> = Vec::with_capacity(texts.len());
     let mut scratch = Vec::new();
@@ -131,7 +136,8 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
     let mut originals: Vec<(&str, usize, usize)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, found) in findings.iter().enumerate() {
-        for f in found.iter().filter(|f| !f.token_text) {
+        let by_context = |f: &&Finding| !f.token_text && engine.rules()[f.rule].found_by_context;
+        for f in found.iter().filter(by_context) {
             let original = &texts[i][f.span.clone()];
             if seen.insert(original) {
                 originals.push((original, i, f.rule));
@@ -152,7 +158,9 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
         for m in sweep.find_iter(text) {
             let (_, found_in, rule) = originals[m.pattern().as_usize()];
             let whole_word = boundary_before(t, m.start()) && boundary_after(t, m.end());
-            let covered = findings[i].iter().any(|f| f.span.start < m.end() && m.start() < f.span.end);
+            let covered = findings[i]
+                .iter()
+                .any(|f| f.span.start < m.end() && m.start() < f.span.end);
             if found_in <= i && whole_word && !covered {
                 findings[i].push(Finding {
                     span: m.range(),
@@ -169,11 +177,23 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
     findings
 }
 
-fn mint(engine: &Engine, finding: &Finding, text: &str, table: &mut TokenTable, counts: &mut BTreeMap<String, usize>) -> String {
+fn mint(
+    engine: &Engine,
+    finding: &Finding,
+    text: &str,
+    table: &mut TokenTable,
+    counts: &mut BTreeMap<String, usize>,
+) -> String {
     let rule = &engine.rules()[finding.rule];
-    let kind = if finding.token_text { TOKEN_TEXT_KIND } else { rule.id.as_str() };
+    let kind = if finding.token_text {
+        TOKEN_TEXT_KIND
+    } else {
+        rule.id.as_str()
+    };
     *counts.entry(kind.to_owned()).or_insert(0) += 1;
-    table.token_for(&rule.token_prefix, kind, &text[finding.span.clone()]).to_owned()
+    table
+        .token_for(&rule.token_prefix, kind, &text[finding.span.clone()])
+        .to_owned()
 }
 
 fn replace_spans(
@@ -351,7 +371,10 @@ mod tests {
     fn mask(body: &str) -> (String, TokenTable) {
         let engine = Engine::with_all_builtins();
         let (masked, _) = mask_json(&engine, body.as_bytes()).expect("valid JSON");
-        (String::from_utf8(masked.output).expect("utf8"), masked.table)
+        (
+            String::from_utf8(masked.output).expect("utf8"),
+            masked.table,
+        )
     }
 
     #[test]
@@ -396,8 +419,14 @@ mod tests {
     #[test]
     fn invalid_json_and_invalid_utf8_are_refused() {
         let engine = Engine::with_all_builtins();
-        assert!(matches!(mask_json(&engine, b"{\"a\": i-0123456789abcdef0"), Err(MaskError::NotJson(_))));
-        assert!(matches!(mask_json(&engine, b"{\"a\":\"\xff\"}"), Err(MaskError::NotUtf8(6))));
+        assert!(matches!(
+            mask_json(&engine, b"{\"a\": i-0123456789abcdef0"),
+            Err(MaskError::NotJson(_))
+        ));
+        assert!(matches!(
+            mask_json(&engine, b"{\"a\":\"\xff\"}"),
+            Err(MaskError::NotUtf8(6))
+        ));
     }
 
     #[test]
@@ -405,14 +434,23 @@ mod tests {
         let engine = Engine::with_all_builtins();
         let body = br#"{"model":"claude-x","messages":[{"role":"user","content":[{"type":"tool_use","input":{"stream":true,"model":"no"}}]}],"stream": true}"#;
         let (_, facts) = mask_json(&engine, body).expect("valid JSON");
-        assert_eq!(facts, BodyFacts { model: Some("claude-x".into()), stream: true });
-        let (_, facts) = mask_json(&engine, br#"{"stream":false,"model":"m"}"#).expect("valid JSON");
+        assert_eq!(
+            facts,
+            BodyFacts {
+                model: Some("claude-x".into()),
+                stream: true
+            }
+        );
+        let (_, facts) =
+            mask_json(&engine, br#"{"stream":false,"model":"m"}"#).expect("valid JSON");
         assert!(!facts.stream);
     }
 
     #[test]
     fn keys_are_masked_too() {
-        let (out, _) = mask(r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"sg-12345678":true}}]}]}"#);
+        let (out, _) = mask(
+            r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"sg-12345678":true}}]}]}"#,
+        );
         assert!(out.contains(r#""SECURITY_GROUP_001":true"#), "{out}");
     }
 }

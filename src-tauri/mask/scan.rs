@@ -183,7 +183,9 @@ pub enum HostClass {
     /// A shared AWS service endpoint such as `ec2.us-east-1.amazonaws.com`: not an identifier.
     PublicEndpoint,
     /// `bucket.s3.amazonaws.com` and its regional/website forms; the bucket is the identifier.
-    S3VirtualHost { bucket_end: usize },
+    S3VirtualHost {
+        bucket_end: usize,
+    },
     /// `s3.amazonaws.com`, `s3.eu-west-1.amazonaws.com`: a bucket may follow in the path.
     S3PathStyle,
     Rds,
@@ -209,7 +211,9 @@ pub fn parse_aws_host(t: &[u8], hit: Range<usize>) -> Option<AwsHost> {
     if suffix.eq_ignore_ascii_case(b".amazonaws.com") && t[end..].starts_with(b".cn") {
         end += 3;
     }
-    if t.get(end).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if t.get(end)
+        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return None;
     }
     let mut start = run_start(t, hit.start, is_host_char);
@@ -219,14 +223,14 @@ pub fn parse_aws_host(t: &[u8], hit: Range<usize>) -> Option<AwsHost> {
     if start == hit.start || (start > 0 && matches!(t[start - 1], b'_')) {
         return None;
     }
-    let labels: Vec<&[u8]> = t[start..hit.start].split(|&b| b == b'.').collect();
-    if labels.iter().any(|l| l.is_empty()) {
+    let name = &t[start..hit.start];
+    if name.windows(2).any(|w| w == b"..") {
         return None;
     }
     let class = if suffix.eq_ignore_ascii_case(b".cloudfront.net") {
         HostClass::CloudFront
     } else {
-        classify_labels(&labels, start)
+        classify_labels(name, start)
     };
     Some(AwsHost {
         span: start..end,
@@ -234,25 +238,31 @@ pub fn parse_aws_host(t: &[u8], hit: Range<usize>) -> Option<AwsHost> {
     })
 }
 
-fn classify_labels(labels: &[&[u8]], start: usize) -> HostClass {
+/// Classifies a host by the labels before its AWS suffix (`name`, starting at `start`).
+fn classify_labels(name: &[u8], start: usize) -> HostClass {
+    let labels = || name.split(|&b| b == b'.');
     let is_s3_label = |l: &[u8]| l == b"s3" || l.starts_with(b"s3-");
-    if is_s3_label(labels[0]) {
+    let first = labels().next().unwrap_or_default();
+    if is_s3_label(first) {
         return HostClass::S3PathStyle;
     }
-    if let Some(pos) = labels.iter().position(|l| is_s3_label(l)) {
-        let bucket_len: usize = labels[..pos].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
-        return HostClass::S3VirtualHost {
-            bucket_end: start + bucket_len,
-        };
+    let mut offset = 0;
+    for label in labels() {
+        if is_s3_label(label) {
+            return HostClass::S3VirtualHost {
+                bucket_end: start + offset - 1,
+            };
+        }
+        offset += label.len() + 1;
     }
-    let public_service = labels[0]
+    let public_service = first
         .iter()
         .all(|&b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
-        && labels[0].iter().filter(|b| b.is_ascii_digit()).count() <= 1;
-    if public_service && labels[1..].iter().all(|l| is_region(l) || *l == b"dualstack") {
+        && first.iter().filter(|b| b.is_ascii_digit()).count() <= 1;
+    if public_service && labels().skip(1).all(|l| is_region(l) || l == b"dualstack") {
         return HostClass::PublicEndpoint;
     }
-    let has = |name: &[u8]| labels.iter().any(|l| *l == name);
+    let has = |wanted: &[u8]| labels().any(|l| l == wanted);
     if has(b"rds") {
         HostClass::Rds
     } else if has(b"cache") {
@@ -270,15 +280,22 @@ fn classify_labels(labels: &[&[u8]], start: usize) -> HostClass {
 
 /// An AWS region name such as `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
 pub fn is_region(label: &[u8]) -> bool {
-    let parts: Vec<&[u8]> = label.split(|&b| b == b'-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[0].iter().all(u8::is_ascii_lowercase)
-        && parts[1..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_lowercase))
-        && parts[parts.len() - 1].len() == 1
-        && parts[parts.len() - 1][0].is_ascii_digit()
+    let word = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_lowercase);
+    let mut parts = label.split(|&b| b == b'-');
+    let first = parts.next().unwrap_or_default();
+    let (mut words, mut last) = (0, None);
+    for part in parts {
+        if let Some(previous) = last.replace(part) {
+            if !word(previous) {
+                return false;
+            }
+            words += 1;
+        }
+    }
+    first.len() == 2
+        && word(first)
+        && words >= 1
+        && last.is_some_and(|l: &[u8]| l.len() == 1 && l[0].is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -307,7 +324,12 @@ mod tests {
 
     #[test]
     fn regions_are_recognised() {
-        for r in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"] {
+        for r in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "ap-southeast-4",
+        ] {
             assert!(is_region(r.as_bytes()), "{r}");
         }
         for r in ["compute-1", "us-east", "dualstack", "gr7"] {
@@ -321,9 +343,15 @@ mod tests {
             let at = host.find(".amazonaws.com").expect("suffix");
             parse_aws_host(host.as_bytes(), at..at + 14).map(|h| h.class)
         };
-        assert_eq!(class("ec2.us-east-1.amazonaws.com"), Some(HostClass::PublicEndpoint));
+        assert_eq!(
+            class("ec2.us-east-1.amazonaws.com"),
+            Some(HostClass::PublicEndpoint)
+        );
         assert_eq!(class("sts.amazonaws.com"), Some(HostClass::PublicEndpoint));
-        assert_eq!(class("s3.eu-west-1.amazonaws.com"), Some(HostClass::S3PathStyle));
+        assert_eq!(
+            class("s3.eu-west-1.amazonaws.com"),
+            Some(HostClass::S3PathStyle)
+        );
         assert_eq!(
             class("mydb.abc123.us-east-1.rds.amazonaws.com"),
             Some(HostClass::Rds)

@@ -32,7 +32,8 @@ impl TokenTable {
         let counter = self.next_number.entry(prefix.to_owned()).or_insert(0);
         *counter += 1;
         let token = format!("{prefix}_{:03}", *counter);
-        self.by_original.insert(original.to_owned(), self.entries.len());
+        self.by_original
+            .insert(original.to_owned(), self.entries.len());
         self.entries.push(TokenEntry {
             token,
             original: original.to_owned(),

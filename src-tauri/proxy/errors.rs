@@ -50,7 +50,12 @@ impl ApiError {
     }
 
     pub fn forbidden(reason: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "permission_error", reason.to_string(), false)
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            reason.to_string(),
+            false,
+        )
     }
 
     pub fn unreachable(upstream: &str, reason: impl std::fmt::Display) -> ApiError {
@@ -72,7 +77,12 @@ impl ApiError {
     }
 
     /// An upstream error whose body was not in the Anthropic format (e.g. Kong's own JSON).
-    pub fn from_gateway(status: StatusCode, upstream: &str, detail: &str, is_gateway: bool) -> ApiError {
+    pub fn from_gateway(
+        status: StatusCode,
+        upstream: &str,
+        detail: &str,
+        is_gateway: bool,
+    ) -> ApiError {
         let error_type = match status.as_u16() {
             400 => "invalid_request_error",
             401 => "authentication_error",
@@ -84,7 +94,9 @@ impl ApiError {
             _ => "api_error",
         };
         let message = match status.as_u16() {
-            401 | 403 if is_gateway => format!("{upstream} rejected the maskgate credentials: {detail}"),
+            401 | 403 if is_gateway => {
+                format!("{upstream} rejected the maskgate credentials: {detail}")
+            }
             _ => format!("{upstream} answered {}: {detail}", status.as_u16()),
         };
         let retry = !matches!(status.as_u16(), 401 | 403);

@@ -37,7 +37,10 @@ impl GuardConfig {
             ));
         }
         if let Some(expected) = &self.local_token {
-            let given = headers.get(TOKEN_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            let given = headers
+                .get(TOKEN_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
             if !bool::from(given.ct_eq(expected.as_bytes())) {
                 return Err(ApiError::forbidden(format!(
                     "missing or wrong {TOKEN_HEADER} header; set ANTHROPIC_CUSTOM_HEADERS=\"{TOKEN_HEADER}: <token>\""
@@ -49,13 +52,23 @@ impl GuardConfig {
 
     fn host_allowed(&self, host: &str) -> bool {
         let name = match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+            Some((name, port))
+                if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') =>
+            {
+                name
+            }
             _ => host,
         };
         let name = name.trim_start_matches('[').trim_end_matches(']');
         let loopback = name.eq_ignore_ascii_case("localhost")
-            || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        loopback || self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        loopback
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -75,10 +88,20 @@ mod tests {
     #[test]
     fn loopback_hosts_pass_and_others_are_refused() {
         let guard = GuardConfig::default();
-        for host in ["127.0.0.1:8082", "localhost:8082", "[::1]:8082", "localhost", "127.0.0.2"] {
+        for host in [
+            "127.0.0.1:8082",
+            "localhost:8082",
+            "[::1]:8082",
+            "localhost",
+            "127.0.0.2",
+        ] {
             assert!(guard.check(&headers(&[("host", host)])).is_ok(), "{host}");
         }
-        for host in ["evil.example:8082", "10.0.0.1:8082", "localhost.evil.example"] {
+        for host in [
+            "evil.example:8082",
+            "10.0.0.1:8082",
+            "localhost.evil.example",
+        ] {
             assert!(guard.check(&headers(&[("host", host)])).is_err(), "{host}");
         }
     }
@@ -89,10 +112,16 @@ mod tests {
             local_token: Some("s3cret".into()),
             ..GuardConfig::default()
         };
-        assert!(guard.check(&headers(&[("host", "localhost"), (TOKEN_HEADER, "s3cret")])).is_ok());
-        assert!(guard.check(&headers(&[("host", "localhost"), (TOKEN_HEADER, "nope")])).is_err());
+        assert!(guard
+            .check(&headers(&[("host", "localhost"), (TOKEN_HEADER, "s3cret")]))
+            .is_ok());
+        assert!(guard
+            .check(&headers(&[("host", "localhost"), (TOKEN_HEADER, "nope")]))
+            .is_err());
         assert!(guard.check(&headers(&[("host", "localhost")])).is_err());
         let open = GuardConfig::default();
-        assert!(open.check(&headers(&[("host", "localhost"), ("origin", "http://a")])).is_err());
+        assert!(open
+            .check(&headers(&[("host", "localhost"), ("origin", "http://a")]))
+            .is_err());
     }
 }

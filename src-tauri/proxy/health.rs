@@ -45,14 +45,19 @@ pub async fn health(State(proxy): State<Arc<Proxy>>, headers: axum::http::Header
             let body = answer.bytes().await.unwrap_or_default();
             let anthropic_shaped = serde_json::from_slice::<serde_json::Value>(&body)
                 .is_ok_and(|v| v.get("type").is_some() || v.get("data").is_some());
-            let rejected = upstream.is_gateway && matches!(status.as_u16(), 401 | 403) && !anthropic_shaped;
+            let rejected =
+                upstream.is_gateway && matches!(status.as_u16(), 401 | 403) && !anthropic_shaped;
             let credentials = match (upstream.is_gateway, rejected) {
                 (false, _) => "not_configured",
                 (true, true) => "rejected",
                 (true, false) => "accepted",
             };
             Health {
-                status: if rejected || status.is_server_error() { "degraded" } else { "ok" },
+                status: if rejected || status.is_server_error() {
+                    "degraded"
+                } else {
+                    "ok"
+                },
                 upstream: upstream.display_name.clone(),
                 reachable: true,
                 http_status: Some(status.as_u16()),
@@ -61,6 +66,10 @@ pub async fn health(State(proxy): State<Arc<Proxy>>, headers: axum::http::Header
             }
         }
     };
-    let code = if report.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if report.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(report)).into_response()
 }

@@ -49,15 +49,29 @@ pub enum ConfigError {
     #[error("the key header name {0:?} is not a valid HTTP header name")]
     BadHeaderName(String),
     #[error("cannot read the CA file {path}: {source}")]
-    CaFile { path: PathBuf, source: std::io::Error },
+    CaFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl ProxyConfig {
     /// Compiles settings and secrets into what requests are served with.
-    pub fn from_settings(settings: &Settings, secrets: &Secrets) -> Result<ProxyConfig, ConfigError> {
-        let engine = Engine::new(|id| !settings.disabled_kinds.contains(id), &settings.custom_patterns)?;
+    pub fn from_settings(
+        settings: &Settings,
+        secrets: &Secrets,
+    ) -> Result<ProxyConfig, ConfigError> {
+        let engine = Engine::new(
+            |id| !settings.disabled_kinds.contains(id),
+            &settings.custom_patterns,
+        )?;
         let gateway = &settings.gateway;
-        let secret = || secrets.gateway_secret.clone().ok_or(ConfigError::MissingSecret(gateway.auth));
+        let secret = || {
+            secrets
+                .gateway_secret
+                .clone()
+                .ok_or(ConfigError::MissingSecret(gateway.auth))
+        };
         let credential = match gateway.auth {
             GatewayAuth::None => None,
             GatewayAuth::Key => Some(GatewayCredential::Header {

@@ -38,7 +38,11 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     }
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
     let mut record = ExchangeRecord::new(parts.method.as_str(), parts.uri.path());
     let journal = proxy.journal();
 
@@ -65,7 +69,10 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let id = journal.start(record);
 
     let upstream = Arc::clone(&config.upstream);
-    let answer = match upstream.send(parts.method, &path_and_query, &parts.headers, outgoing).await {
+    let answer = match upstream
+        .send(parts.method, &path_and_query, &parts.headers, outgoing)
+        .await
+    {
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(id, upstream = %upstream.display_name, error = %error.message, "forward failed");
@@ -90,7 +97,9 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
 /// Reads the whole request body within the size limit; compressed bodies are refused since
 /// they could not be scanned.
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let encoding = headers.get(header::CONTENT_ENCODING).map(HeaderValue::as_bytes);
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(HeaderValue::as_bytes);
     if encoding.is_some_and(|e| !e.eq_ignore_ascii_case(b"identity")) {
         return Err(ApiError::unmaskable(
             "compressed request bodies (Content-Encoding) cannot be scanned",
@@ -105,7 +114,9 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
-        Err(e) => Err(ApiError::unmaskable(format!("the request body could not be read: {e}"))),
+        Err(e) => Err(ApiError::unmaskable(format!(
+            "the request body could not be read: {e}"
+        ))),
     }
 }
 
@@ -131,7 +142,12 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "content-encoding",
 ];
 
-async fn respond(answer: reqwest::Response, restorer: Arc<Restorer>, upstream: &Upstream, mut tap: Tap) -> Response {
+async fn respond(
+    answer: reqwest::Response,
+    restorer: Arc<Restorer>,
+    upstream: &Upstream,
+    mut tap: Tap,
+) -> Response {
     let status = answer.status();
     let mut headers = HeaderMap::with_capacity(answer.headers().len());
     for (name, value) in answer.headers() {
@@ -151,11 +167,21 @@ async fn respond(answer: reqwest::Response, restorer: Arc<Restorer>, upstream: &
 
     if content_type.starts_with("text/event-stream") {
         let sse = Some(SseRestorer::new(restorer));
-        return (status, headers, Body::from_stream(tapped_stream(answer, sse, tap))).into_response();
+        return (
+            status,
+            headers,
+            Body::from_stream(tapped_stream(answer, sse, tap)),
+        )
+            .into_response();
     }
     if !content_type.contains("json") && status.is_success() {
         // Files and other non-JSON answers hold no text to restore: passed on as they stream.
-        return (status, headers, Body::from_stream(tapped_stream(answer, None, tap))).into_response();
+        return (
+            status,
+            headers,
+            Body::from_stream(tapped_stream(answer, None, tap)),
+        )
+            .into_response();
     }
     let body = match answer.bytes().await {
         Ok(body) => body,
@@ -166,12 +192,19 @@ async fn respond(answer: reqwest::Response, restorer: Arc<Restorer>, upstream: &
         }
     };
     if !status.is_success() && !is_anthropic_error(&body) {
-        let error = ApiError::from_gateway(status, &upstream.display_name, &error_detail(&body), upstream.is_gateway);
+        let error = ApiError::from_gateway(
+            status,
+            &upstream.display_name,
+            &error_detail(&body),
+            upstream.is_gateway,
+        );
         tap.record_text(&serde_json::to_vec(&error.body()).unwrap_or_default());
         tap.finish(Outcome::Completed, Some(error.message.clone()));
         let mut response = error.into_response();
         if let Some(retry_after) = headers.get(header::RETRY_AFTER) {
-            response.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.clone());
         }
         return response;
     }
@@ -240,14 +273,19 @@ fn tapped_stream(
 }
 
 fn is_anthropic_error(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("error") && v.get("error").is_some())
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+        v.get("type").and_then(|t| t.as_str()) == Some("error") && v.get("error").is_some()
+    })
 }
 
 /// The gateway's own words: Kong's `{"message": …}`, or the start of a text/HTML body.
 fn error_detail(body: &[u8]) -> String {
     let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
-    if let Some(message) = parsed.as_ref().and_then(|v| v.get("message")).and_then(|m| m.as_str()) {
+    if let Some(message) = parsed
+        .as_ref()
+        .and_then(|v| v.get("message"))
+        .and_then(|m| m.as_str())
+    {
         return message.to_owned();
     }
     let text = String::from_utf8_lossy(body);
@@ -273,7 +311,8 @@ impl Tap {
             return;
         }
         if !text {
-            self.journal.update(self.id, |r| r.response_bytes += sent.len());
+            self.journal
+                .update(self.id, |r| r.response_bytes += sent.len());
             return;
         }
         self.record_text(sent);
@@ -285,7 +324,10 @@ impl Tap {
             r.response_bytes += sent.len();
             let room = RESPONSE_KEEP.saturating_sub(r.response.len());
             if room > 0 {
-                let cut = (0..=room.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                let cut = (0..=room.min(text.len()))
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
                 r.response.push_str(&text[..cut]);
             }
         });
@@ -314,7 +356,10 @@ impl Tap {
 impl Drop for Tap {
     fn drop(&mut self) {
         if !self.finished {
-            self.finish(Outcome::Failed, Some("the client closed the connection before the answer ended".to_owned()));
+            self.finish(
+                Outcome::Failed,
+                Some("the client closed the connection before the answer ended".to_owned()),
+            );
         }
     }
 }

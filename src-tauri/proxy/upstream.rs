@@ -117,7 +117,11 @@ impl Upstream {
             builder = builder.add_root_certificate(ca);
         }
         let client = builder.build().map_err(UpstreamError::Client)?;
-        let credential = config.credential.as_ref().map(credential_header).transpose()?;
+        let credential = config
+            .credential
+            .as_ref()
+            .map(credential_header)
+            .transpose()?;
         let host = base.host_str().unwrap_or_default();
         let display_name = match (&config.credential, host) {
             (None, "api.anthropic.com") => "the Anthropic API".to_owned(),
@@ -137,7 +141,9 @@ impl Upstream {
     /// The URL a client path (`/v1/messages?beta=true`) maps to, keeping the base's prefix.
     pub fn url_for(&self, path_and_query: &str) -> reqwest::Url {
         let mut url = self.base.clone();
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
         let prefix = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{prefix}{path}"));
         url.set_query((!query.is_empty()).then_some(query));
@@ -227,13 +233,16 @@ fn authority(url: &reqwest::Url) -> String {
     }
 }
 
-fn credential_header(credential: &GatewayCredential) -> Result<(HeaderName, HeaderValue), UpstreamError> {
+fn credential_header(
+    credential: &GatewayCredential,
+) -> Result<(HeaderName, HeaderValue), UpstreamError> {
     use base64::Engine as _;
     let (name, value) = match credential {
         GatewayCredential::Header { name, value } => (name.clone(), value.clone()),
         GatewayCredential::Bearer(token) => (header::AUTHORIZATION, format!("Bearer {token}")),
         GatewayCredential::Basic { user, password } => {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             (header::AUTHORIZATION, format!("Basic {encoded}"))
         }
     };
@@ -246,7 +255,11 @@ fn credential_header(credential: &GatewayCredential) -> Result<(HeaderName, Head
 mod tests {
     use super::*;
 
-    fn upstream(base: &str, credential: Option<GatewayCredential>, key_mode: AnthropicKey) -> Upstream {
+    fn upstream(
+        base: &str,
+        credential: Option<GatewayCredential>,
+        key_mode: AnthropicKey,
+    ) -> Upstream {
         let mut config = UpstreamConfig::new(base);
         config.credential = credential;
         config.key_mode = key_mode;
@@ -255,13 +268,20 @@ mod tests {
 
     #[test]
     fn path_prefix_and_query_are_kept() {
-        let u = upstream("https://kong.corp.example/claude-proxy/", None, AnthropicKey::PassThrough);
+        let u = upstream(
+            "https://kong.corp.example/claude-proxy/",
+            None,
+            AnthropicKey::PassThrough,
+        );
         assert_eq!(
             u.url_for("/v1/messages?beta=true").as_str(),
             "https://kong.corp.example/claude-proxy/v1/messages?beta=true"
         );
         let plain = upstream("http://127.0.0.1:9", None, AnthropicKey::PassThrough);
-        assert_eq!(plain.url_for("/v1/messages").as_str(), "http://127.0.0.1:9/v1/messages");
+        assert_eq!(
+            plain.url_for("/v1/messages").as_str(),
+            "http://127.0.0.1:9/v1/messages"
+        );
     }
 
     #[test]
@@ -270,7 +290,11 @@ mod tests {
             name: HeaderName::from_static("apikey"),
             value: "k".into(),
         };
-        let u = upstream("http://127.0.0.1:9", Some(credential), AnthropicKey::PassThrough);
+        let u = upstream(
+            "http://127.0.0.1:9",
+            Some(credential),
+            AnthropicKey::PassThrough,
+        );
         let mut h = HeaderMap::new();
         for (n, v) in [
             ("connection", "keep-alive, x-secret-hop"),
@@ -289,10 +313,17 @@ mod tests {
 
     #[test]
     fn gateway_held_mode_strips_the_clients_key() {
-        let u = upstream("http://127.0.0.1:9", Some(GatewayCredential::Bearer("jwt".into())), AnthropicKey::GatewayHeld);
+        let u = upstream(
+            "http://127.0.0.1:9",
+            Some(GatewayCredential::Bearer("jwt".into())),
+            AnthropicKey::GatewayHeld,
+        );
         let mut h = HeaderMap::new();
         h.insert("x-api-key", HeaderValue::from_static("sk-ant-dev"));
-        h.insert("authorization", HeaderValue::from_static("Bearer sk-ant-dev"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-ant-dev"),
+        );
         let out = u.forward_headers(&h);
         assert_eq!(out.len(), 1);
         assert_eq!(out["authorization"], "Bearer jwt");
@@ -300,7 +331,10 @@ mod tests {
 
     #[test]
     fn credentials_never_show_in_debug_output() {
-        let c = GatewayCredential::Basic { user: "team".into(), password: "hunter2".into() };
+        let c = GatewayCredential::Basic {
+            user: "team".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

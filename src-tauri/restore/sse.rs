@@ -113,7 +113,11 @@ impl SseRestorer {
                     _ => return self.restore_whole(raw, name, data, out),
                 };
                 let block = self.blocks.entry(index).or_insert_with(|| Block {
-                    kind: if field == "text" { BlockKind::Text } else { BlockKind::ToolInput },
+                    kind: if field == "text" {
+                        BlockKind::Text
+                    } else {
+                        BlockKind::ToolInput
+                    },
                     pending: PendingText::default(),
                 });
                 let escaping = match block.kind {
@@ -124,7 +128,10 @@ impl SseRestorer {
                     BlockKind::Text => Escaping::Raw,
                     BlockKind::ToolInput => Escaping::JsonString,
                 };
-                let Some(piece) = data.pointer(&format!("/delta/{field}")).and_then(Value::as_str) else {
+                let Some(piece) = data
+                    .pointer(&format!("/delta/{field}"))
+                    .and_then(Value::as_str)
+                else {
                     out.extend_from_slice(raw);
                     return;
                 };
@@ -237,7 +244,8 @@ mod tests {
     }
 
     fn delta(index: u64, kind: &str, field: &str, text: &str) -> String {
-        let data = json!({"type":"content_block_delta","index":index,"delta":{"type":kind, field:text}});
+        let data =
+            json!({"type":"content_block_delta","index":index,"delta":{"type":kind, field:text}});
         format!("event: content_block_delta\ndata: {data}\n\n")
     }
 
@@ -256,7 +264,10 @@ mod tests {
     #[test]
     fn events_without_tokens_pass_unchanged() {
         let mut sse = SseRestorer::new(restorer());
-        let input = format!("{}event: ping\ndata: {{\"type\":\"ping\"}}\n\n", delta(0, "text_delta", "text", "hello"));
+        let input = format!(
+            "{}event: ping\ndata: {{\"type\":\"ping\"}}\n\n",
+            delta(0, "text_delta", "text", "hello")
+        );
         let mut out = sse.push(input.as_bytes());
         out.extend(sse.finish());
         assert_eq!(String::from_utf8(out).expect("utf8"), input);
@@ -283,15 +294,34 @@ mod properties {
     /// A streamed answer: text and tool input, each cut into `size`-char deltas.
     fn stream(text: &str, input: &str, size: usize) -> String {
         let mut s = String::from("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[]}}\n\n");
-        for (index, (kind, field, body)) in [("text_delta", "text", text), ("input_json_delta", "partial_json", input)].into_iter().enumerate() {
-            let block = if index == 0 { json!({"type":"text","text":""}) } else { json!({"type":"tool_use","id":"t","name":"Bash","input":{}}) };
-            s += &format!("event: content_block_start\ndata: {}\n\n", json!({"type":"content_block_start","index":index,"content_block":block}));
+        for (index, (kind, field, body)) in [
+            ("text_delta", "text", text),
+            ("input_json_delta", "partial_json", input),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let block = if index == 0 {
+                json!({"type":"text","text":""})
+            } else {
+                json!({"type":"tool_use","id":"t","name":"Bash","input":{}})
+            };
+            s += &format!(
+                "event: content_block_start\ndata: {}\n\n",
+                json!({"type":"content_block_start","index":index,"content_block":block})
+            );
             let chars: Vec<char> = body.chars().collect();
             for piece in chars.chunks(size.max(1)) {
                 let piece: String = piece.iter().collect();
-                s += &format!("event: content_block_delta\ndata: {}\n\n", json!({"type":"content_block_delta","index":index,"delta":{"type":kind, field: piece}}));
+                s += &format!(
+                    "event: content_block_delta\ndata: {}\n\n",
+                    json!({"type":"content_block_delta","index":index,"delta":{"type":kind, field: piece}})
+                );
             }
-            s += &format!("event: content_block_stop\ndata: {}\n\n", json!({"type":"content_block_stop","index":index}));
+            s += &format!(
+                "event: content_block_stop\ndata: {}\n\n",
+                json!({"type":"content_block_stop","index":index})
+            );
         }
         s + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
     }
@@ -320,7 +350,20 @@ mod properties {
             .collect()
     }
 
-    const WORDS: &[&str] = &["EC2_INSTANCE_001", "VPC_001", "SECURITY_GROUP_100", "SECURITY_GROUP_10", "EC2_INSTANCE_0010", "EC2_", "E", " ", "stop ", "\n", "_001", "x"];
+    const WORDS: &[&str] = &[
+        "EC2_INSTANCE_001",
+        "VPC_001",
+        "SECURITY_GROUP_100",
+        "SECURITY_GROUP_10",
+        "EC2_INSTANCE_0010",
+        "EC2_",
+        "E",
+        " ",
+        "stop ",
+        "\n",
+        "_001",
+        "x",
+    ];
 
     proptest! {
         #[test]

@@ -100,7 +100,11 @@ impl Restorer {
                 copied = m.end();
             }
         }
-        let keep = if last { text.len() } else { copied + self.safe_len(&text[copied..]) };
+        let keep = if last {
+            text.len()
+        } else {
+            copied + self.safe_len(&text[copied..])
+        };
         out.push_str(&text[copied..keep]);
         (out, keep)
     }
@@ -162,14 +166,23 @@ mod tests {
     #[test]
     fn whole_tokens_only() {
         let r = restorer(&[("EC2_INSTANCE", "i-0aaaaaaaaaaaaaaaa")]);
-        assert_eq!(r.restore("run EC2_INSTANCE_001.", Escaping::Raw), "run i-0aaaaaaaaaaaaaaaa.");
-        assert_eq!(r.restore("EC2_INSTANCE_0010", Escaping::Raw), "EC2_INSTANCE_0010");
+        assert_eq!(
+            r.restore("run EC2_INSTANCE_001.", Escaping::Raw),
+            "run i-0aaaaaaaaaaaaaaaa."
+        );
+        assert_eq!(
+            r.restore("EC2_INSTANCE_0010", Escaping::Raw),
+            "EC2_INSTANCE_0010"
+        );
     }
 
     #[test]
     fn json_escaping_applies_inside_partial_json() {
         let r = restorer(&[("CUSTOM", "a\"b")]);
-        assert_eq!(r.restore("{\"x\":\"CUSTOM_001\"}", Escaping::JsonString), "{\"x\":\"a\\\"b\"}");
+        assert_eq!(
+            r.restore("{\"x\":\"CUSTOM_001\"}", Escaping::JsonString),
+            "{\"x\":\"a\\\"b\"}"
+        );
     }
 
     #[test]
@@ -178,7 +191,10 @@ mod tests {
         let mut pending = PendingText::default();
         assert_eq!(pending.push(&r, "stop EC2_INS", Escaping::Raw), "stop ");
         assert_eq!(pending.push(&r, "TANCE_001", Escaping::Raw), "");
-        assert_eq!(pending.push(&r, " now", Escaping::Raw), "i-0aaaaaaaaaaaaaaaa now");
+        assert_eq!(
+            pending.push(&r, " now", Escaping::Raw),
+            "i-0aaaaaaaaaaaaaaaa now"
+        );
         assert!(pending.is_empty());
     }
 
@@ -186,8 +202,14 @@ mod tests {
     fn text_that_cannot_become_a_token_is_not_held() {
         let r = restorer(&[("EC2_INSTANCE", "i-0aaaaaaaaaaaaaaaa")]);
         let mut pending = PendingText::default();
-        assert_eq!(pending.push(&r, "EC2 instances: ", Escaping::Raw), "EC2 instances: ");
-        assert_eq!(pending.push(&r, "EC2_INSTANCE_002", Escaping::Raw), "EC2_INSTANCE_002");
+        assert_eq!(
+            pending.push(&r, "EC2 instances: ", Escaping::Raw),
+            "EC2 instances: "
+        );
+        assert_eq!(
+            pending.push(&r, "EC2_INSTANCE_002", Escaping::Raw),
+            "EC2_INSTANCE_002"
+        );
     }
 
     #[test]

@@ -114,7 +114,10 @@ pub struct Secrets {
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
-            .field("gateway_secret", &self.gateway_secret.as_ref().map(|_| "***"))
+            .field(
+                "gateway_secret",
+                &self.gateway_secret.as_ref().map(|_| "***"),
+            )
             .field("local_token", &self.local_token.as_ref().map(|_| "***"))
             .finish()
     }
@@ -124,11 +127,20 @@ impl std::fmt::Debug for Secrets {
 #[non_exhaustive]
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid maskgate settings: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no config directory could be found for this user; pass --config")]
     NoConfigDir,
 }
@@ -193,7 +205,10 @@ mod tests {
     fn a_missing_file_gives_defaults_and_a_saved_file_reads_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sub").join("config.toml");
-        assert_eq!(Settings::load(&path).expect("defaults"), Settings::default());
+        assert_eq!(
+            Settings::load(&path).expect("defaults"),
+            Settings::default()
+        );
         let mut settings = Settings::default();
         settings.disabled_kinds.insert("private_ipv4".into());
         settings.gateway.auth = GatewayAuth::Key;

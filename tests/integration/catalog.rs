@@ -6,53 +6,265 @@ use maskgate::mask::{mask_text, Engine};
 
 /// (text, [(original, kind)]) — the exact findings expected, in order.
 const POSITIVES: &[(&str, &[(&str, &str)])] = &[
-    ("stop i-0a1b2c3d4e5f67890 now", &[("i-0a1b2c3d4e5f67890", "ec2_instance")]),
-    ("--instance-ids i-1234abcd,i-0b1b2c3d4e5f67890", &[("i-1234abcd", "ec2_instance"), ("i-0b1b2c3d4e5f67890", "ec2_instance")]),
-    ("\"InstanceId\": \"i-0a1b2c3d4e5f67890\",", &[("i-0a1b2c3d4e5f67890", "ec2_instance")]),
-    ("ImageId=ami-0abcdef1234567890", &[("ami-0abcdef1234567890", "ami")]),
-    ("vol-049df61146c4d7901 and snap-1234567890abcdef0", &[("vol-049df61146c4d7901", "ebs_volume"), ("snap-1234567890abcdef0", "ebs_snapshot")]),
-    ("vpc-0e9801d1290a1b2c3/subnet-0bb1c79de3a1b2c3d", &[("vpc-0e9801d1290a1b2c3", "vpc"), ("subnet-0bb1c79de3a1b2c3d", "subnet")]),
+    (
+        "stop i-0a1b2c3d4e5f67890 now",
+        &[("i-0a1b2c3d4e5f67890", "ec2_instance")],
+    ),
+    (
+        "--instance-ids i-1234abcd,i-0b1b2c3d4e5f67890",
+        &[
+            ("i-1234abcd", "ec2_instance"),
+            ("i-0b1b2c3d4e5f67890", "ec2_instance"),
+        ],
+    ),
+    (
+        "\"InstanceId\": \"i-0a1b2c3d4e5f67890\",",
+        &[("i-0a1b2c3d4e5f67890", "ec2_instance")],
+    ),
+    (
+        "ImageId=ami-0abcdef1234567890",
+        &[("ami-0abcdef1234567890", "ami")],
+    ),
+    (
+        "vol-049df61146c4d7901 and snap-1234567890abcdef0",
+        &[
+            ("vol-049df61146c4d7901", "ebs_volume"),
+            ("snap-1234567890abcdef0", "ebs_snapshot"),
+        ],
+    ),
+    (
+        "vpc-0e9801d1290a1b2c3/subnet-0bb1c79de3a1b2c3d",
+        &[
+            ("vpc-0e9801d1290a1b2c3", "vpc"),
+            ("subnet-0bb1c79de3a1b2c3d", "subnet"),
+        ],
+    ),
     ("GroupId: sg-903004f8", &[("sg-903004f8", "security_group")]),
-    ("eni-0e1f2a3b4c5d6e7f8 igw-c0a643a9 nat-05dba92075d71c408", &[("eni-0e1f2a3b4c5d6e7f8", "eni"), ("igw-c0a643a9", "internet_gateway"), ("nat-05dba92075d71c408", "nat_gateway")]),
-    ("rtb-22574640 acl-5fb85d36 eipalloc-64d5890a", &[("rtb-22574640", "route_table"), ("acl-5fb85d36", "network_acl"), ("eipalloc-64d5890a", "eip_allocation")]),
-    ("tgw-0262a0e5210a1b2c3 pcx-111aaa22", &[("tgw-0262a0e5210a1b2c3", "transit_gateway"), ("pcx-111aaa22", "vpc_peering")]),
-    ("vpce-0a1b2c3d4e5f67890 tgw-attach-0a1b2c3d4e5f67890 lt-0a1b2c3d4e5f67890", &[("vpce-0a1b2c3d4e5f67890", "other_ec2_resource"), ("tgw-attach-0a1b2c3d4e5f67890", "other_ec2_resource"), ("lt-0a1b2c3d4e5f67890", "other_ec2_resource")]),
-    ("aws s3 cp s3://acme-exports/2026/x.csv .", &[("acme-exports", "s3_bucket")]),
-    ("https://team-logs.s3.us-east-1.amazonaws.com/key", &[("team-logs", "s3_bucket")]),
-    ("https://s3.eu-west-1.amazonaws.com/archive-2026/key", &[("archive-2026", "s3_bucket")]),
-    ("upload to my-prod-data-bucket today", &[("my-prod-data-bucket", "s3_bucket")]),
-    ("aws s3api get-object --bucket team-reports --key a", &[("team-reports", "s3_bucket")]),
+    (
+        "eni-0e1f2a3b4c5d6e7f8 igw-c0a643a9 nat-05dba92075d71c408",
+        &[
+            ("eni-0e1f2a3b4c5d6e7f8", "eni"),
+            ("igw-c0a643a9", "internet_gateway"),
+            ("nat-05dba92075d71c408", "nat_gateway"),
+        ],
+    ),
+    (
+        "rtb-22574640 acl-5fb85d36 eipalloc-64d5890a",
+        &[
+            ("rtb-22574640", "route_table"),
+            ("acl-5fb85d36", "network_acl"),
+            ("eipalloc-64d5890a", "eip_allocation"),
+        ],
+    ),
+    (
+        "tgw-0262a0e5210a1b2c3 pcx-111aaa22",
+        &[
+            ("tgw-0262a0e5210a1b2c3", "transit_gateway"),
+            ("pcx-111aaa22", "vpc_peering"),
+        ],
+    ),
+    (
+        "vpce-0a1b2c3d4e5f67890 tgw-attach-0a1b2c3d4e5f67890 lt-0a1b2c3d4e5f67890",
+        &[
+            ("vpce-0a1b2c3d4e5f67890", "other_ec2_resource"),
+            ("tgw-attach-0a1b2c3d4e5f67890", "other_ec2_resource"),
+            ("lt-0a1b2c3d4e5f67890", "other_ec2_resource"),
+        ],
+    ),
+    (
+        "aws s3 cp s3://acme-exports/2026/x.csv .",
+        &[("acme-exports", "s3_bucket")],
+    ),
+    (
+        "https://team-logs.s3.us-east-1.amazonaws.com/key",
+        &[("team-logs", "s3_bucket")],
+    ),
+    (
+        "https://s3.eu-west-1.amazonaws.com/archive-2026/key",
+        &[("archive-2026", "s3_bucket")],
+    ),
+    (
+        "upload to my-prod-data-bucket today",
+        &[("my-prod-data-bucket", "s3_bucket")],
+    ),
+    (
+        "aws s3api get-object --bucket team-reports --key a",
+        &[("team-reports", "s3_bucket")],
+    ),
     ("{\"Bucket\": \"finance\"}", &[("finance", "s3_bucket")]),
-    ("arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD", &[("arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD", "lambda_function")]),
-    ("role arn:aws:iam::123456789012:role/DeployRole.", &[("arn:aws:iam::123456789012:role/DeployRole", "arn")]),
-    ("arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0a1b2c3d4e5f67890", &[("arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0a1b2c3d4e5f67890", "arn")]),
-    ("topic arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts", &[("arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts", "arn")]),
-    ("\"Account\": \"123456789012\",", &[("123456789012", "account_id")]),
-    ("Account ID: 1234-5678-9012", &[("1234-5678-9012", "account_id")]),
-    ("\"OwnerId\": \"210987654321\"", &[("210987654321", "account_id")]),
-    ("accounts: 111111111111, 222222222222", &[("111111111111", "account_id"), ("222222222222", "account_id")]),
-    ("https://sqs.us-east-1.amazonaws.com/123456789012/orders", &[("123456789012", "account_id")]),
-    ("AKIAIOSFODNN7EXAMPLE", &[("AKIAIOSFODNN7EXAMPLE", "access_key_id")]),
-    ("ASIAY34FZKBOKMUTVV7A is temporary", &[("ASIAY34FZKBOKMUTVV7A", "access_key_id")]),
-    ("\"RoleId\": \"AROA3XFRBF535PLBIFPI4\"", &[("AROA3XFRBF535PLBIFPI4", "iam_unique_id")]),
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &[("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret_access_key")]),
-    ("\"SecretAccessKey\": \"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\"", &[("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", "secret_access_key")]),
-    ("key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &[("AKIAIOSFODNN7EXAMPLE", "access_key_id"), ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret_access_key")]),
-    ("10.0.12.34 172.16.5.4 192.168.1.10 172.31.255.255", &[("10.0.12.34", "private_ipv4"), ("172.16.5.4", "private_ipv4"), ("192.168.1.10", "private_ipv4"), ("172.31.255.255", "private_ipv4")]),
-    ("CidrBlock 10.20.0.0/16 via 10.20.0.1:5432", &[("10.20.0.0/16", "private_cidr"), ("10.20.0.1", "private_ipv4")]),
-    ("[ec2-user@ip-10-0-1-23 ~]$", &[("ip-10-0-1-23", "ec2_private_dns")]),
-    ("node ip-172-31-5-6.us-west-2.compute.internal Ready", &[("ip-172-31-5-6.us-west-2.compute.internal", "ec2_private_dns")]),
-    ("psql -h orders.c9akciq32abc.us-east-1.rds.amazonaws.com", &[("orders.c9akciq32abc.us-east-1.rds.amazonaws.com", "rds_endpoint")]),
-    ("redis://sessions.abc123.ng.0001.use1.cache.amazonaws.com:6379", &[("sessions.abc123.ng.0001.use1.cache.amazonaws.com", "elasticache_endpoint")]),
-    ("http://internal-api-1234567890.us-east-1.elb.amazonaws.com/health", &[("internal-api-1234567890.us-east-1.elb.amazonaws.com", "elb_endpoint")]),
-    ("server: https://A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com", &[("A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com", "eks_endpoint")]),
-    ("curl https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod", &[("a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com", "api_gateway_endpoint")]),
-    ("https://d111111abcdef8.cloudfront.net/img.png", &[("d111111abcdef8.cloudfront.net", "cloudfront_domain")]),
-    ("docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1", &[("123456789012.dkr.ecr.us-east-1.amazonaws.com", "aws_hostname")]),
-    ("aws route53 list-resource-record-sets --hosted-zone-id Z1D633PJN98FT9", &[("Z1D633PJN98FT9", "route53_zone")]),
-    ("\"Id\": \"/hostedzone/Z05638961GH3KZSTKDH0\"", &[("Z05638961GH3KZSTKDH0", "route53_zone")]),
-    ("aws kms decrypt --key-id 1234abcd-12ab-34cd-56ef-1234567890ab", &[("1234abcd-12ab-34cd-56ef-1234567890ab", "kms_key")]),
-    ("mrk-1234abcd12ab34cd56ef1234567890ab", &[("mrk-1234abcd12ab34cd56ef1234567890ab", "kms_key")]),
+    (
+        "arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD",
+        &[(
+            "arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD",
+            "lambda_function",
+        )],
+    ),
+    (
+        "role arn:aws:iam::123456789012:role/DeployRole.",
+        &[("arn:aws:iam::123456789012:role/DeployRole", "arn")],
+    ),
+    (
+        "arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0a1b2c3d4e5f67890",
+        &[(
+            "arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0a1b2c3d4e5f67890",
+            "arn",
+        )],
+    ),
+    (
+        "topic arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
+        &[(
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
+            "arn",
+        )],
+    ),
+    (
+        "\"Account\": \"123456789012\",",
+        &[("123456789012", "account_id")],
+    ),
+    (
+        "Account ID: 1234-5678-9012",
+        &[("1234-5678-9012", "account_id")],
+    ),
+    (
+        "\"OwnerId\": \"210987654321\"",
+        &[("210987654321", "account_id")],
+    ),
+    (
+        "accounts: 111111111111, 222222222222",
+        &[
+            ("111111111111", "account_id"),
+            ("222222222222", "account_id"),
+        ],
+    ),
+    (
+        "https://sqs.us-east-1.amazonaws.com/123456789012/orders",
+        &[("123456789012", "account_id")],
+    ),
+    (
+        "AKIAIOSFODNN7EXAMPLE",
+        &[("AKIAIOSFODNN7EXAMPLE", "access_key_id")],
+    ),
+    (
+        "ASIAY34FZKBOKMUTVV7A is temporary",
+        &[("ASIAY34FZKBOKMUTVV7A", "access_key_id")],
+    ),
+    (
+        "\"RoleId\": \"AROA3XFRBF535PLBIFPI4\"",
+        &[("AROA3XFRBF535PLBIFPI4", "iam_unique_id")],
+    ),
+    (
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        &[(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "secret_access_key",
+        )],
+    ),
+    (
+        "\"SecretAccessKey\": \"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\"",
+        &[(
+            "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+            "secret_access_key",
+        )],
+    ),
+    (
+        "key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        &[
+            ("AKIAIOSFODNN7EXAMPLE", "access_key_id"),
+            (
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "secret_access_key",
+            ),
+        ],
+    ),
+    (
+        "10.0.12.34 172.16.5.4 192.168.1.10 172.31.255.255",
+        &[
+            ("10.0.12.34", "private_ipv4"),
+            ("172.16.5.4", "private_ipv4"),
+            ("192.168.1.10", "private_ipv4"),
+            ("172.31.255.255", "private_ipv4"),
+        ],
+    ),
+    (
+        "CidrBlock 10.20.0.0/16 via 10.20.0.1:5432",
+        &[
+            ("10.20.0.0/16", "private_cidr"),
+            ("10.20.0.1", "private_ipv4"),
+        ],
+    ),
+    (
+        "[ec2-user@ip-10-0-1-23 ~]$",
+        &[("ip-10-0-1-23", "ec2_private_dns")],
+    ),
+    (
+        "node ip-172-31-5-6.us-west-2.compute.internal Ready",
+        &[(
+            "ip-172-31-5-6.us-west-2.compute.internal",
+            "ec2_private_dns",
+        )],
+    ),
+    (
+        "psql -h orders.c9akciq32abc.us-east-1.rds.amazonaws.com",
+        &[(
+            "orders.c9akciq32abc.us-east-1.rds.amazonaws.com",
+            "rds_endpoint",
+        )],
+    ),
+    (
+        "redis://sessions.abc123.ng.0001.use1.cache.amazonaws.com:6379",
+        &[(
+            "sessions.abc123.ng.0001.use1.cache.amazonaws.com",
+            "elasticache_endpoint",
+        )],
+    ),
+    (
+        "http://internal-api-1234567890.us-east-1.elb.amazonaws.com/health",
+        &[(
+            "internal-api-1234567890.us-east-1.elb.amazonaws.com",
+            "elb_endpoint",
+        )],
+    ),
+    (
+        "server: https://A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
+        &[(
+            "A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
+            "eks_endpoint",
+        )],
+    ),
+    (
+        "curl https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod",
+        &[(
+            "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+            "api_gateway_endpoint",
+        )],
+    ),
+    (
+        "https://d111111abcdef8.cloudfront.net/img.png",
+        &[("d111111abcdef8.cloudfront.net", "cloudfront_domain")],
+    ),
+    (
+        "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1",
+        &[(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "aws_hostname",
+        )],
+    ),
+    (
+        "aws route53 list-resource-record-sets --hosted-zone-id Z1D633PJN98FT9",
+        &[("Z1D633PJN98FT9", "route53_zone")],
+    ),
+    (
+        "\"Id\": \"/hostedzone/Z05638961GH3KZSTKDH0\"",
+        &[("Z05638961GH3KZSTKDH0", "route53_zone")],
+    ),
+    (
+        "aws kms decrypt --key-id 1234abcd-12ab-34cd-56ef-1234567890ab",
+        &[("1234abcd-12ab-34cd-56ef-1234567890ab", "kms_key")],
+    ),
+    (
+        "mrk-1234abcd12ab34cd56ef1234567890ab",
+        &[("mrk-1234abcd12ab34cd56ef1234567890ab", "kms_key")],
+    ),
 ];
 
 /// Text that looks like an identifier to a careless pattern and must stay as it is.
@@ -97,7 +309,10 @@ fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {
 fn every_kind_masks_its_identifiers_whole() {
     let engine = Engine::with_all_builtins();
     for (text, expected) in POSITIVES {
-        let expected: Vec<(String, String)> = expected.iter().map(|(o, k)| ((*o).to_owned(), (*k).to_owned())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(o, k)| ((*o).to_owned(), (*k).to_owned()))
+            .collect();
         assert_eq!(findings(&engine, text), expected, "in {text:?}");
     }
 }
@@ -116,7 +331,12 @@ fn every_kind_masks_its_own_example() {
     for kind in CATALOG {
         let only = Engine::new(|id| id == kind.id, &[]).expect("engine");
         let masked = mask_text(&only, kind.example);
-        assert!(masked.counts.get(kind.id).is_some_and(|n| *n > 0), "{}: example {:?} not masked", kind.id, kind.example);
+        assert!(
+            masked.counts.get(kind.id).is_some_and(|n| *n > 0),
+            "{}: example {:?} not masked",
+            kind.id,
+            kind.example
+        );
     }
 }
 
@@ -141,16 +361,29 @@ fn custom_patterns_behave_like_built_ins() {
     let input = "OPS-1234 on i-1234abcd and OPS-1234 again, TICKET_001 literal";
     let masked = mask_text(&engine, input);
     // The literal token-shaped text is masked too, so every token upstream is unambiguous.
-    assert_eq!(masked.output, "TICKET_001 on EC2_INSTANCE_001 and TICKET_001 again, TICKET_002 literal");
+    assert_eq!(
+        masked.output,
+        "TICKET_001 on EC2_INSTANCE_001 and TICKET_001 again, TICKET_002 literal"
+    );
     let restorer = maskgate::restore::Restorer::new(&masked.table);
-    assert_eq!(restorer.restore(&masked.output, maskgate::restore::Escaping::Raw), input);
+    assert_eq!(
+        restorer.restore(&masked.output, maskgate::restore::Escaping::Raw),
+        input
+    );
 }
 
 #[test]
 fn bad_custom_patterns_are_refused_with_a_reason() {
     let bad = |regex: &str, prefix: &str| {
-        let custom = maskgate::mask::CustomPattern { name: "x".into(), regex: regex.into(), token_prefix: prefix.into() };
-        Engine::new(|_| true, &[custom]).err().map(|e| e.to_string()).unwrap_or_default()
+        let custom = maskgate::mask::CustomPattern {
+            name: "x".into(),
+            regex: regex.into(),
+            token_prefix: prefix.into(),
+        };
+        Engine::new(|_| true, &[custom])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     };
     assert!(bad("(", "X").contains("does not compile"));
     assert!(bad("a*", "X").contains("empty string"));

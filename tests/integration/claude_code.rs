@@ -14,7 +14,8 @@ use crate::support::{assert_no_original_in, planted_text, spawn_headless, upstre
 
 /// The CLI that `npm ci` in tests/clients installs. Missing is a failure, not a skip.
 pub fn claude_binary() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules/.bin/claude");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules/.bin/claude");
     assert!(path.exists(), "Claude Code is not installed: run `npm ci --prefix tests/clients` (the README's test command does)");
     path
 }
@@ -25,7 +26,15 @@ pub fn run_claude(base_url: &str, prompt: &str, extra_env: &[(&str, &str)]) -> V
     let home = tempfile::tempdir().expect("home");
     let work = tempfile::tempdir().expect("work dir");
     let mut child = Command::new(claude_binary())
-        .args(["-p", prompt, "--allowedTools", "Bash", "--output-format", "stream-json", "--verbose"])
+        .args([
+            "-p",
+            prompt,
+            "--allowedTools",
+            "Bash",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ])
         .current_dir(work.path())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -51,8 +60,14 @@ pub fn run_claude(base_url: &str, prompt: &str, extra_env: &[(&str, &str)]) -> V
     }
     let output = child.wait_with_output().expect("claude output");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!("[claude stderr] {}", String::from_utf8_lossy(&output.stderr));
-    stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    eprintln!(
+        "[claude stderr] {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// The `tool_result` texts Claude Code produced, and its final `result` line.
@@ -60,11 +75,21 @@ pub fn tool_results_and_result(lines: &[Value]) -> (Vec<String>, Value) {
     let tool_results = lines
         .iter()
         .filter(|l| l["type"] == "user")
-        .flat_map(|l| l["message"]["content"].as_array().cloned().unwrap_or_default())
+        .flat_map(|l| {
+            l["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter(|b| b["type"] == "tool_result")
         .map(|b| b["content"].to_string())
         .collect();
-    let result = lines.iter().rev().find(|l| l["type"] == "result").cloned().unwrap_or(Value::Null);
+    let result = lines
+        .iter()
+        .rev()
+        .find(|l| l["type"] == "result")
+        .cloned()
+        .unwrap_or(Value::Null);
     (tool_results, result)
 }
 
@@ -74,31 +99,57 @@ async fn claude_code_runs_the_tool_on_real_identifiers_while_upstream_sees_only_
     let maskgate = spawn_headless(&["--upstream", &upstream.url()], &[]);
     let prompt = format!("RUN_TOOL: check these resources: {}", planted_text());
     let base_url = maskgate.url();
-    let lines = tokio::task::spawn_blocking(move || run_claude(&base_url, &prompt, &[])).await.expect("claude ran");
+    let lines = tokio::task::spawn_blocking(move || run_claude(&base_url, &prompt, &[]))
+        .await
+        .expect("claude ran");
 
     let (tool_results, result) = tool_results_and_result(&lines);
-    assert_eq!(tool_results.len(), 1, "one Bash call expected; got {lines:#?}");
+    assert_eq!(
+        tool_results.len(),
+        1,
+        "one Bash call expected; got {lines:#?}"
+    );
     for (original, _) in PLANTED {
-        assert!(tool_results[0].contains(original), "the command ran without {original}: {}", tool_results[0]);
+        assert!(
+            tool_results[0].contains(original),
+            "the command ran without {original}: {}",
+            tool_results[0]
+        );
     }
     assert_eq!(result["is_error"], false, "{result}");
     let final_text = result["result"].as_str().expect("result text");
-    assert!(final_text.starts_with("Done. The command printed: "), "{final_text}");
+    assert!(
+        final_text.starts_with("Done. The command printed: "),
+        "{final_text}"
+    );
     for (original, _) in PLANTED {
-        assert!(final_text.contains(original), "{original} not restored in the final answer: {final_text}");
+        assert!(
+            final_text.contains(original),
+            "{original} not restored in the final answer: {final_text}"
+        );
     }
 
     // Upstream: two model turns, only tokens, and the tool output masked again.
     let turns = upstream.recorder.messages_requests();
-    assert!(turns.len() >= 2, "expected the tool loop's two turns, got {}", turns.len());
+    assert!(
+        turns.len() >= 2,
+        "expected the tool loop's two turns, got {}",
+        turns.len()
+    );
     assert_no_original_in(&upstream.recorder.everything());
     // Claude Code's own system prompt and ~24 tool definitions hold no identifier: nothing in
     // them may have been masked (a false positive there would break every session's cache).
     let first: Value = serde_json::from_slice(&turns[0].body).expect("JSON body");
     for section in ["tools", "system"] {
         let masked = upstream::tokens_in(&first[section].to_string());
-        assert!(masked.is_empty(), "false positives in Claude Code's {section}: {masked:?}");
+        assert!(
+            masked.is_empty(),
+            "false positives in Claude Code's {section}: {masked:?}"
+        );
     }
     let second = String::from_utf8_lossy(&turns.last().expect("second turn").body).into_owned();
-    assert!(second.contains("tool_result") && second.contains("EC2_INSTANCE_001"), "tool output should come back masked");
+    assert!(
+        second.contains("tool_result") && second.contains("EC2_INSTANCE_001"),
+        "tool output should come back masked"
+    );
 }

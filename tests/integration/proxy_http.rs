@@ -5,11 +5,16 @@
 use serde_json::{json, Value};
 
 use crate::support::upstream::{self, sign};
-use crate::support::{assert_no_original_in, planted_text, settings_for, sse_text_and_json, start_proxy, PLANTED};
+use crate::support::{
+    assert_no_original_in, planted_text, settings_for, sse_text_and_json, start_proxy, PLANTED,
+};
 use maskgate::settings::{Secrets, Settings};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().expect("client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
 }
 
 fn request(prompt: &str, stream: bool) -> Value {
@@ -43,7 +48,10 @@ async fn plain_json_answer_is_restored_and_upstream_sees_only_tokens() {
     }
     let seen = upstream.recorder.everything();
     assert_no_original_in(&seen);
-    assert!(seen.contains("EC2_INSTANCE_001") && seen.contains("S3_BUCKET_001"), "{seen}");
+    assert!(
+        seen.contains("EC2_INSTANCE_001") && seen.contains("S3_BUCKET_001"),
+        "{seen}"
+    );
 }
 
 #[tokio::test]
@@ -72,12 +80,23 @@ async fn streamed_tool_input_is_restored_and_thinking_is_left_signed() {
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
     let url = format!("{}/v1/messages?beta=true", proxy.url());
     let prompt = format!("RUN_TOOL on {}", planted_text());
-    let body = client().post(&url).json(&request(&prompt, true)).send().await.expect("answer").text().await.expect("body");
+    let body = client()
+        .post(&url)
+        .json(&request(&prompt, true))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("body");
     let (_, partial_json) = sse_text_and_json(&body);
     let input: Value = serde_json::from_str(&partial_json).expect("tool input is valid JSON");
     let command = input["command"].as_str().expect("command");
     for (original, _) in PLANTED {
-        assert!(command.contains(original), "{original} missing from {command}");
+        assert!(
+            command.contains(original),
+            "{original} missing from {command}"
+        );
     }
     // The thinking block reaches the client exactly as signed (with tokens in it).
     let thinking: String = body
@@ -100,7 +119,15 @@ async fn streamed_tool_input_is_restored_and_thinking_is_left_signed() {
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01TEST", "content": command.trim_start_matches("echo ")}]}
         ]
     });
-    let body = client().post(&url).json(&next).send().await.expect("answer").text().await.expect("body");
+    let body = client()
+        .post(&url)
+        .json(&next)
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("body");
     let (text, _) = sse_text_and_json(&body);
     assert!(text.starts_with("Done. The command printed: "), "{body}");
     for (original, _) in PLANTED {
@@ -113,15 +140,26 @@ async fn streamed_tool_input_is_restored_and_thinking_is_left_signed() {
 async fn headers_query_and_other_paths_pass_through() {
     let upstream = upstream::start().await;
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
-    let head = client().head(format!("{}/", proxy.url())).send().await.expect("HEAD /");
+    let head = client()
+        .head(format!("{}/", proxy.url()))
+        .send()
+        .await
+        .expect("HEAD /");
     assert_eq!(head.status(), 200);
-    let models = client().get(format!("{}/v1/models", proxy.url())).send().await.expect("models");
+    let models = client()
+        .get(format!("{}/v1/models", proxy.url()))
+        .send()
+        .await
+        .expect("models");
     assert_eq!(models.status(), 200);
     client()
         .post(format!("{}/v1/messages?beta=true", proxy.url()))
         .header("x-api-key", "sk-ant-api-key")
         .header("authorization", "Bearer sk-ant-bearer")
-        .header("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14")
+        .header(
+            "anthropic-beta",
+            "claude-code-20250219,interleaved-thinking-2025-05-14",
+        )
         .header("anthropic-version", "2023-06-01")
         .json(&request("hello", false))
         .send()
@@ -132,7 +170,10 @@ async fn headers_query_and_other_paths_pass_through() {
     assert_eq!(last.path_and_query, "/v1/messages?beta=true");
     assert_eq!(last.headers["x-api-key"], "sk-ant-api-key");
     assert_eq!(last.headers["authorization"], "Bearer sk-ant-bearer");
-    assert_eq!(last.headers["anthropic-beta"], "claude-code-20250219,interleaved-thinking-2025-05-14");
+    assert_eq!(
+        last.headers["anthropic-beta"],
+        "claude-code-20250219,interleaved-thinking-2025-05-14"
+    );
     assert_eq!(last.headers["anthropic-version"], "2023-06-01");
 }
 
@@ -144,12 +185,20 @@ async fn count_tokens_is_masked_exactly_like_the_message() {
     body.as_object_mut().expect("object").remove("stream");
     body.as_object_mut().expect("object").remove("max_tokens");
     for path in ["/v1/messages/count_tokens", "/v1/messages"] {
-        let answer = client().post(format!("{}{path}", proxy.url())).json(&body).send().await.expect("answer");
+        let answer = client()
+            .post(format!("{}{path}", proxy.url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("answer");
         assert_eq!(answer.status(), 200);
     }
     let received = upstream.recorder.all();
     assert_eq!(received.len(), 2);
-    assert_eq!(received[0].body, received[1].body, "both masked to the same bytes");
+    assert_eq!(
+        received[0].body, received[1].body,
+        "both masked to the same bytes"
+    );
     assert_no_original_in(&upstream.recorder.everything());
 }
 
@@ -169,8 +218,14 @@ async fn unparseable_body_is_refused_and_nothing_is_forwarded() {
     let error: Value = answer.json().await.expect("json");
     assert_eq!(error["type"], "error");
     assert_eq!(error["error"]["type"], "invalid_request_error");
-    assert!(error["error"]["message"].as_str().expect("message").starts_with("maskgate: "));
-    assert!(upstream.recorder.all().is_empty(), "nothing may be forwarded");
+    assert!(error["error"]["message"]
+        .as_str()
+        .expect("message")
+        .starts_with("maskgate: "));
+    assert!(
+        upstream.recorder.all().is_empty(),
+        "nothing may be forwarded"
+    );
 }
 
 #[tokio::test]
@@ -189,8 +244,16 @@ async fn compressed_and_oversized_bodies_are_refused() {
         .await
         .expect("answer");
     assert_eq!(gzip.status(), 400);
-    let big = format!("{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}", "a".repeat(2 * 1024 * 1024));
-    let too_large = client().post(format!("{}/v1/messages", proxy.url())).body(big).send().await.expect("answer");
+    let big = format!(
+        "{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let too_large = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .body(big)
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(too_large.status(), 413);
     let error: Value = too_large.json().await.expect("json");
     assert_eq!(error["error"]["type"], "request_too_large");
@@ -203,11 +266,19 @@ async fn unreachable_upstream_gives_a_clear_502() {
     let dead = format!("http://{}", closed.local_addr().expect("address"));
     drop(closed);
     let proxy = start_proxy(settings_for(&dead), Secrets::default()).await;
-    let answer = client().post(format!("{}/v1/messages", proxy.url())).json(&request("hi", true)).send().await.expect("answer");
+    let answer = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .json(&request("hi", true))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(answer.status(), 502);
     let error: Value = answer.json().await.expect("json");
     let message = error["error"]["message"].as_str().expect("message");
-    assert!(message.contains("cannot reach the upstream 127.0.0.1:"), "{message}");
+    assert!(
+        message.contains("cannot reach the upstream 127.0.0.1:"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -219,14 +290,50 @@ async fn guard_refuses_foreign_hosts_browser_origins_and_missing_tokens() {
     };
     let proxy = start_proxy(settings_for(&upstream.url()), secrets).await;
     let url = format!("{}/v1/messages", proxy.url());
-    let send = |builder: reqwest::RequestBuilder| async move { builder.json(&request("hi", false)).send().await.expect("answer").status() };
-    assert_eq!(send(client().post(&url).header("x-maskgate-token", "local-secret")).await, 200);
+    let send = |builder: reqwest::RequestBuilder| async move {
+        builder
+            .json(&request("hi", false))
+            .send()
+            .await
+            .expect("answer")
+            .status()
+    };
+    assert_eq!(
+        send(
+            client()
+                .post(&url)
+                .header("x-maskgate-token", "local-secret")
+        )
+        .await,
+        200
+    );
     assert_eq!(send(client().post(&url)).await, 403);
-    assert_eq!(send(client().post(&url).header("x-maskgate-token", "local-secret").header("host", "attacker.example")).await, 403);
-    assert_eq!(send(client().post(&url).header("x-maskgate-token", "local-secret").header("origin", "https://attacker.example")).await, 403);
+    assert_eq!(
+        send(
+            client()
+                .post(&url)
+                .header("x-maskgate-token", "local-secret")
+                .header("host", "attacker.example")
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        send(
+            client()
+                .post(&url)
+                .header("x-maskgate-token", "local-secret")
+                .header("origin", "https://attacker.example")
+        )
+        .await,
+        403
+    );
     let forwarded = upstream.recorder.all();
     assert_eq!(forwarded.len(), 1);
-    assert!(!forwarded[0].headers.contains_key("x-maskgate-token"), "the local token stays local");
+    assert!(
+        !forwarded[0].headers.contains_key("x-maskgate-token"),
+        "the local token stays local"
+    );
 }
 
 #[tokio::test]
@@ -235,7 +342,12 @@ async fn upstream_errors_reach_the_client_in_anthropic_format() {
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
     let mut body = request("hi", true);
     body["model"] = json!("error-529");
-    let answer = client().post(format!("{}/v1/messages", proxy.url())).json(&body).send().await.expect("answer");
+    let answer = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(answer.status(), 529);
     let error: Value = answer.json().await.expect("json");
     assert_eq!(error["error"]["message"], "test upstream error 529");
@@ -255,8 +367,14 @@ async fn token_text_already_in_the_prompt_is_never_restored() {
         .json()
         .await
         .expect("json");
-    assert_eq!(answer["content"][0]["text"], "Found: EC2_INSTANCE_001, i-0a1b2c3d4e5f67890.");
-    assert!(upstream.recorder.everything().contains("literal EC2_INSTANCE_001 and real EC2_INSTANCE_002"));
+    assert_eq!(
+        answer["content"][0]["text"],
+        "Found: EC2_INSTANCE_001, i-0a1b2c3d4e5f67890."
+    );
+    assert!(upstream
+        .recorder
+        .everything()
+        .contains("literal EC2_INSTANCE_001 and real EC2_INSTANCE_002"));
 }
 
 #[tokio::test]
@@ -265,14 +383,26 @@ async fn switching_a_kind_off_applies_to_the_next_request() {
     let settings = settings_for(&upstream.url());
     let proxy = start_proxy(settings.clone(), Secrets::default()).await;
     let send = || async {
-        client().post(format!("{}/v1/messages", proxy.url())).json(&request("host 10.1.2.3", false)).send().await.expect("answer");
+        client()
+            .post(format!("{}/v1/messages", proxy.url()))
+            .json(&request("host 10.1.2.3", false))
+            .send()
+            .await
+            .expect("answer");
     };
     send().await;
     let mut off = settings;
     off.disabled_kinds.insert("private_ipv4".into());
-    proxy.proxy.apply(maskgate::proxy::ProxyConfig::from_settings(&off, &Secrets::default()).expect("config"));
+    proxy.proxy.apply(
+        maskgate::proxy::ProxyConfig::from_settings(&off, &Secrets::default()).expect("config"),
+    );
     send().await;
-    let bodies: Vec<String> = upstream.recorder.all().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    let bodies: Vec<String> = upstream
+        .recorder
+        .all()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
     assert!(bodies[0].contains("host PRIVATE_IP_001"));
     assert!(bodies[1].contains("host 10.1.2.3"));
 }

@@ -7,7 +7,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{assert_no_original_in, planted_text, settings_for, start_proxy, upstream, PLANTED};
+use crate::support::{
+    assert_no_original_in, planted_text, settings_for, start_proxy, upstream, PLANTED,
+};
 use maskgate::settings::Secrets;
 
 fn clients_dir() -> PathBuf {
@@ -34,7 +36,9 @@ async fn check_sdk(program: &'static str, script: &'static str) -> Value {
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
     let prompt = format!("Which of these matter? {}", planted_text());
     let url = proxy.url();
-    let result = tokio::task::spawn_blocking(move || run_client(program, script, url, prompt)).await.expect("client ran");
+    let result = tokio::task::spawn_blocking(move || run_client(program, script, url, prompt))
+        .await
+        .expect("client ran");
     let expected: Vec<&str> = PLANTED.iter().map(|(o, _)| *o).collect();
     let expected = format!("Found: {}.", expected.join(", "));
     assert_eq!(result["plain"], expected.as_str());

@@ -30,16 +30,37 @@ impl Rng {
     }
 
     pub fn chars(&mut self, alphabet: &[u8], n: usize) -> String {
-        (0..n).map(|_| alphabet[self.below(alphabet.len())] as char).collect()
+        (0..n)
+            .map(|_| alphabet[self.below(alphabet.len())] as char)
+            .collect()
     }
 }
 
 const HEX: &[u8] = b"0123456789abcdef";
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const WORDS: &[&str] = &["orders", "billing", "payments", "analytics", "platform", "search", "media", "auth", "reports", "ingest", "ledger", "catalog"];
+const WORDS: &[&str] = &[
+    "orders",
+    "billing",
+    "payments",
+    "analytics",
+    "platform",
+    "search",
+    "media",
+    "auth",
+    "reports",
+    "ingest",
+    "ledger",
+    "catalog",
+];
 const ENVS: &[&str] = &["prod", "staging", "dev", "qa", "shared"];
-const REGIONS: &[&str] = &["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"];
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+];
 
 /// One planted identifier and the line that carries it.
 pub struct Planted {
@@ -53,8 +74,18 @@ fn account(rng: &mut Rng) -> String {
 
 fn private_ip(rng: &mut Rng) -> String {
     match rng.below(3) {
-        0 => format!("10.{}.{}.{}", rng.below(256), rng.below(256), 1 + rng.below(254)),
-        1 => format!("172.{}.{}.{}", 16 + rng.below(16), rng.below(256), 1 + rng.below(254)),
+        0 => format!(
+            "10.{}.{}.{}",
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        ),
+        1 => format!(
+            "172.{}.{}.{}",
+            16 + rng.below(16),
+            rng.below(256),
+            1 + rng.below(254)
+        ),
         _ => format!("192.168.{}.{}", rng.below(256), 1 + rng.below(254)),
     }
 }
@@ -69,30 +100,137 @@ pub fn planted(rng: &mut Rng) -> Planted {
         rng.chars(HEX, n)
     };
     let (original, line) = match rng.below(24) {
-        0 => { let id = format!("i-{}", hex(rng)); (id.clone(), format!("\"InstanceId\": \"{id}\",")) }
-        1 => { let id = format!("ami-{}", hex(rng)); (id.clone(), format!("\"ImageId\": \"{id}\",")) }
-        2 => { let id = format!("vol-{}", hex(rng)); (id.clone(), format!("aws ec2 attach-volume --volume-id {id} --device /dev/sdf")) }
-        3 => { let id = format!("snap-{}", hex(rng)); (id.clone(), format!("Snapshot {id} completed")) }
-        4 => { let id = format!("vpc-{}", hex(rng)); (id.clone(), format!("\"VpcId\": \"{id}\"")) }
-        5 => { let id = format!("subnet-{}", hex(rng)); (id.clone(), format!("subnet_ids = [\"{id}\"]")) }
-        6 => { let id = format!("sg-{}", hex(rng)); (id.clone(), format!("--security-group-ids {id}")) }
-        7 => { let id = format!("{}-{word}-{env}-bucket", rng.pick(&["acme", "corp", "team"])); (id.clone(), format!("upload failed for {id}: AccessDenied")) }
-        8 => { let id = format!("{word}-{env}-{}", rng.chars(b"0123456789", 4)); (id.clone(), format!("aws s3 ls s3://{id}/exports/")) }
-        9 => { let a = account(rng); let id = format!("arn:aws:iam::{a}:role/{word}-{env}-role"); (id.clone(), format!("\"Arn\": \"{id}\"")) }
-        10 => { let a = account(rng); let id = format!("arn:aws:lambda:{region}:{a}:function:{word}-handler"); (id.clone(), format!("FunctionArn: {id}")) }
-        11 => { let a = account(rng); (a.clone(), format!("\"Account\": \"{a}\",")) }
-        12 => { let id = format!("AKIA{}", rng.chars(UPPER_ALNUM, 16)); (id.clone(), format!("aws_access_key_id = {id}")) }
-        13 => { let id = rng.chars(BASE64, 40); (id.clone(), format!("aws_secret_access_key = {id}")) }
-        14 => { let id = format!("IQoJb3JpZ2luX2Vj{}", rng.chars(BASE64, 300)); (id.clone(), format!("\"SessionToken\": \"{id}\"")) }
-        15 => { let id = private_ip(rng); (id.clone(), format!("\"PrivateIpAddress\": \"{id}\",")) }
-        16 => { let id = format!("{word}-{env}.c{}.{region}.rds.amazonaws.com", rng.chars(HEX, 10)); (id.clone(), format!("DATABASE_HOST={id}")) }
-        17 => { let id = format!("internal-{word}-{}.{region}.elb.amazonaws.com", rng.chars(b"0123456789", 10)); (id.clone(), format!("curl -s http://{id}/health")) }
-        18 => { let id = format!("{}.gr7.{region}.eks.amazonaws.com", rng.chars(b"0123456789ABCDEF", 32)); (id.clone(), format!("server: https://{id}")) }
-        19 => { let id = format!("{}.execute-api.{region}.amazonaws.com", rng.chars(b"abcdefghijklmnopqrstuvwxyz0123456789", 10)); (id.clone(), format!("endpoint https://{id}/{env}")) }
-        20 => { let id = format!("Z{}", rng.chars(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 13)); let id = format!("{}1", &id[..13]); (id.clone(), format!("\"HostedZoneId\": \"{id}\"")) }
-        21 => { let id = format!("{}-{}-{}-{}-{}", rng.chars(HEX, 8), rng.chars(HEX, 4), rng.chars(HEX, 4), rng.chars(HEX, 4), rng.chars(HEX, 12)); (id.clone(), format!("aws kms encrypt --key-id {id} --plaintext fileb://x")) }
-        22 => { let ip = private_ip(rng); let id = format!("{ip}/{}", 16 + rng.below(13)); (id.clone(), format!("CidrBlock: {id}")) }
-        _ => { let id = format!("nat-{}", hex(rng)); (id.clone(), format!("route 0.0.0.0/0 via {id}")) }
+        0 => {
+            let id = format!("i-{}", hex(rng));
+            (id.clone(), format!("\"InstanceId\": \"{id}\","))
+        }
+        1 => {
+            let id = format!("ami-{}", hex(rng));
+            (id.clone(), format!("\"ImageId\": \"{id}\","))
+        }
+        2 => {
+            let id = format!("vol-{}", hex(rng));
+            (
+                id.clone(),
+                format!("aws ec2 attach-volume --volume-id {id} --device /dev/sdf"),
+            )
+        }
+        3 => {
+            let id = format!("snap-{}", hex(rng));
+            (id.clone(), format!("Snapshot {id} completed"))
+        }
+        4 => {
+            let id = format!("vpc-{}", hex(rng));
+            (id.clone(), format!("\"VpcId\": \"{id}\""))
+        }
+        5 => {
+            let id = format!("subnet-{}", hex(rng));
+            (id.clone(), format!("subnet_ids = [\"{id}\"]"))
+        }
+        6 => {
+            let id = format!("sg-{}", hex(rng));
+            (id.clone(), format!("--security-group-ids {id}"))
+        }
+        7 => {
+            let id = format!(
+                "{}-{word}-{env}-bucket",
+                rng.pick(&["acme", "corp", "team"])
+            );
+            (id.clone(), format!("upload failed for {id}: AccessDenied"))
+        }
+        8 => {
+            let id = format!("{word}-{env}-{}", rng.chars(b"0123456789", 4));
+            (id.clone(), format!("aws s3 ls s3://{id}/exports/"))
+        }
+        9 => {
+            let a = account(rng);
+            let id = format!("arn:aws:iam::{a}:role/{word}-{env}-role");
+            (id.clone(), format!("\"Arn\": \"{id}\""))
+        }
+        10 => {
+            let a = account(rng);
+            let id = format!("arn:aws:lambda:{region}:{a}:function:{word}-handler");
+            (id.clone(), format!("FunctionArn: {id}"))
+        }
+        11 => {
+            let a = account(rng);
+            (a.clone(), format!("\"Account\": \"{a}\","))
+        }
+        12 => {
+            let id = format!("AKIA{}", rng.chars(UPPER_ALNUM, 16));
+            (id.clone(), format!("aws_access_key_id = {id}"))
+        }
+        13 => {
+            let id = rng.chars(BASE64, 40);
+            (id.clone(), format!("aws_secret_access_key = {id}"))
+        }
+        14 => {
+            let id = format!("IQoJb3JpZ2luX2Vj{}", rng.chars(BASE64, 300));
+            (id.clone(), format!("\"SessionToken\": \"{id}\""))
+        }
+        15 => {
+            let id = private_ip(rng);
+            (id.clone(), format!("\"PrivateIpAddress\": \"{id}\","))
+        }
+        16 => {
+            let id = format!(
+                "{word}-{env}.c{}.{region}.rds.amazonaws.com",
+                rng.chars(HEX, 10)
+            );
+            (id.clone(), format!("DATABASE_HOST={id}"))
+        }
+        17 => {
+            let id = format!(
+                "internal-{word}-{}.{region}.elb.amazonaws.com",
+                rng.chars(b"0123456789", 10)
+            );
+            (id.clone(), format!("curl -s http://{id}/health"))
+        }
+        18 => {
+            let id = format!(
+                "{}.gr7.{region}.eks.amazonaws.com",
+                rng.chars(b"0123456789ABCDEF", 32)
+            );
+            (id.clone(), format!("server: https://{id}"))
+        }
+        19 => {
+            let id = format!(
+                "{}.execute-api.{region}.amazonaws.com",
+                rng.chars(b"abcdefghijklmnopqrstuvwxyz0123456789", 10)
+            );
+            (id.clone(), format!("endpoint https://{id}/{env}"))
+        }
+        20 => {
+            let id = format!(
+                "Z{}",
+                rng.chars(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 13)
+            );
+            let id = format!("{}1", &id[..13]);
+            (id.clone(), format!("\"HostedZoneId\": \"{id}\""))
+        }
+        21 => {
+            let id = format!(
+                "{}-{}-{}-{}-{}",
+                rng.chars(HEX, 8),
+                rng.chars(HEX, 4),
+                rng.chars(HEX, 4),
+                rng.chars(HEX, 4),
+                rng.chars(HEX, 12)
+            );
+            (
+                id.clone(),
+                format!("aws kms encrypt --key-id {id} --plaintext fileb://x"),
+            )
+        }
+        22 => {
+            let ip = private_ip(rng);
+            let id = format!("{ip}/{}", 16 + rng.below(13));
+            (id.clone(), format!("CidrBlock: {id}"))
+        }
+        _ => {
+            let id = format!("nat-{}", hex(rng));
+            (id.clone(), format!("route 0.0.0.0/0 via {id}"))
+        }
     };
     Planted { original, line }
 }
@@ -100,21 +238,76 @@ pub fn planted(rng: &mut Rng) -> Planted {
 /// Lines with look-alikes only: nothing in them may be masked.
 pub fn clean_line(rng: &mut Rng) -> String {
     match rng.below(10) {
-        0 => format!("commit {} Merge branch 'feature/{}'", rng.chars(HEX, 40), rng.pick(WORDS)),
-        1 => format!("request_id={}-{}-4{}-a{}-{}", rng.chars(HEX, 8), rng.chars(HEX, 4), rng.chars(HEX, 3), rng.chars(HEX, 3), rng.chars(HEX, 12)),
-        2 => format!("\"version\": \"{}.{}.{}\", node v{}.{}.{}", rng.below(20), rng.below(40), rng.below(100), rng.below(23), rng.below(20), rng.below(10)),
-        3 => format!("resolved {}.{}.{}.{} in {} ms", 11 + rng.below(150), rng.below(256), rng.below(256), rng.below(256), rng.below(900)),
+        0 => format!(
+            "commit {} Merge branch 'feature/{}'",
+            rng.chars(HEX, 40),
+            rng.pick(WORDS)
+        ),
+        1 => format!(
+            "request_id={}-{}-4{}-a{}-{}",
+            rng.chars(HEX, 8),
+            rng.chars(HEX, 4),
+            rng.chars(HEX, 3),
+            rng.chars(HEX, 3),
+            rng.chars(HEX, 12)
+        ),
+        2 => format!(
+            "\"version\": \"{}.{}.{}\", node v{}.{}.{}",
+            rng.below(20),
+            rng.below(40),
+            rng.below(100),
+            rng.below(23),
+            rng.below(20),
+            rng.below(10)
+        ),
+        3 => format!(
+            "resolved {}.{}.{}.{} in {} ms",
+            11 + rng.below(150),
+            rng.below(256),
+            rng.below(256),
+            rng.below(256),
+            rng.below(900)
+        ),
         4 => format!("data:image/png;base64,{}", rng.chars(BASE64, 120)),
-        5 => format!("order {} total {} created_at {}", rng.chars(b"0123456789", 12), rng.below(100000), 1_700_000_000_000u64 + rng.next() % 100_000_000),
-        6 => format!("fn {}_{}() -> Result<(), Error> {{ multi-threaded i-node cache; hi-{} }}", rng.pick(WORDS), rng.pick(ENVS), rng.pick(WORDS)),
-        7 => format!("GET https://ec2.{}.amazonaws.com/?Action=DescribeInstances 200", rng.pick(REGIONS)),
+        5 => format!(
+            "order {} total {} created_at {}",
+            rng.chars(b"0123456789", 12),
+            rng.below(100000),
+            1_700_000_000_000u64 + rng.next() % 100_000_000
+        ),
+        6 => format!(
+            "fn {}_{}() -> Result<(), Error> {{ multi-threaded i-node cache; hi-{} }}",
+            rng.pick(WORDS),
+            rng.pick(ENVS),
+            rng.pick(WORDS)
+        ),
+        7 => format!(
+            "GET https://ec2.{}.amazonaws.com/?Action=DescribeInstances 200",
+            rng.pick(REGIONS)
+        ),
         8 => format!("sha256:{}  {}.tar.gz", rng.chars(HEX, 64), rng.pick(WORDS)),
-        _ => format!("aws s3api create-bucket then list-buckets; the bucket policy for {} is fine", rng.pick(WORDS)),
+        _ => format!(
+            "aws s3api create-bucket then list-buckets; the bucket policy for {} is fine",
+            rng.pick(WORDS)
+        ),
     }
 }
 
 fn tool_definitions(rng: &mut Rng) -> Value {
-    let names = ["Bash", "Read", "Write", "Edit", "Glob", "Grep", "WebFetch", "TodoWrite", "Task", "NotebookEdit", "BashOutput", "KillShell"];
+    let names = [
+        "Bash",
+        "Read",
+        "Write",
+        "Edit",
+        "Glob",
+        "Grep",
+        "WebFetch",
+        "TodoWrite",
+        "Task",
+        "NotebookEdit",
+        "BashOutput",
+        "KillShell",
+    ];
     let tools: Vec<Value> = (0..24)
         .map(|i| {
             let name = format!("{}{}", names[i % names.len()], if i >= names.len() { "2" } else { "" });
@@ -139,11 +332,21 @@ fn tool_definitions(rng: &mut Rng) -> Value {
     Value::Array(tools)
 }
 
-/// A generated body of about `target_bytes`, and the originals planted in it.
-pub fn body(seed: u64, target_bytes: usize, plant_every: usize) -> (Vec<u8>, Vec<String>) {
+/// A generated body of about `target_bytes`, and the originals planted in it. Like a real
+/// session, it keeps coming back to the same resources: identifiers are drawn from a pool of
+/// `pool` per body (each kept with the line shape it was made in).
+pub fn body(
+    seed: u64,
+    target_bytes: usize,
+    plant_every: usize,
+    pool: usize,
+) -> (Vec<u8>, Vec<String>) {
     let mut rng = Rng::new(seed);
+    let pool: Vec<Planted> = (0..pool.max(1)).map(|_| planted(&mut rng)).collect();
     let mut planted_originals = Vec::new();
-    let mut messages = vec![json!({"role": "user", "content": [{"type": "text", "text": "<system-reminder>Context for this session.</system-reminder>"}, {"type": "text", "text": "Why is the deploy failing? Check the instances."}]})];
+    let mut messages = vec![
+        json!({"role": "user", "content": [{"type": "text", "text": "<system-reminder>Context for this session.</system-reminder>"}, {"type": "text", "text": "Why is the deploy failing? Check the instances."}]}),
+    ];
     let mut size = 0;
     let mut turn = 0;
     while size < target_bytes {
@@ -156,9 +359,9 @@ pub fn body(seed: u64, target_bytes: usize, plant_every: usize) -> (Vec<u8>, Vec
         let mut output = String::new();
         for line in 0..200 {
             if plant_every > 0 && line % plant_every == 0 {
-                let p = planted(&mut rng);
+                let p = &pool[rng.below(pool.len())];
                 output.push_str(&p.line);
-                planted_originals.push(p.original);
+                planted_originals.push(p.original.clone());
             } else {
                 output.push_str(&clean_line(&mut rng));
             }

@@ -28,25 +28,42 @@ pub const PLANTED: &[(&str, &str)] = &[
     ("acme-prod-data-bucket", "s3_bucket"),
     ("10.20.30.40", "private_ipv4"),
     ("AKIAIOSFODNN7EXAMPLE", "access_key_id"),
-    ("orders.c9akciq32.us-east-1.rds.amazonaws.com", "rds_endpoint"),
+    (
+        "orders.c9akciq32.us-east-1.rds.amazonaws.com",
+        "rds_endpoint",
+    ),
 ];
 
 /// A paragraph that mentions every planted identifier.
 pub fn planted_text() -> String {
-    PLANTED.iter().map(|(id, _)| format!("{id} ")).collect::<String>().trim_end().to_owned()
+    PLANTED
+        .iter()
+        .map(|(id, _)| format!("{id} "))
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }
 
 /// Panics if any planted original occurs in `seen`.
 pub fn assert_no_original_in(seen: &str) {
     for (original, _) in PLANTED {
-        assert!(!seen.contains(original), "original {original:?} reached the upstream:\n{}", excerpt(seen, original));
+        assert!(
+            !seen.contains(original),
+            "original {original:?} reached the upstream:\n{}",
+            excerpt(seen, original)
+        );
     }
 }
 
 fn excerpt(text: &str, needle: &str) -> String {
     let at = text.find(needle).unwrap_or(0);
-    let start = (0..=at.saturating_sub(120)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-    let end = ((at + needle.len() + 120).min(text.len())..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+    let start = (0..=at.saturating_sub(120))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let end = ((at + needle.len() + 120).min(text.len())..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
     text[start..end].to_owned()
 }
 
@@ -81,7 +98,9 @@ pub fn settings_for(upstream_url: &str) -> Settings {
 pub async fn start_proxy(settings: Settings, secrets: Secrets) -> RunningProxy {
     let config = ProxyConfig::from_settings(&settings, &secrets).expect("valid test settings");
     let proxy = Proxy::new(config, Arc::new(Journal::new(100, None)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
     let served = Arc::clone(&proxy);
@@ -138,7 +157,11 @@ pub fn spawn_headless(args: &[&str], envs: &[(&str, &str)]) -> HeadlessProcess {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if !sent {
                 if let Some(rest) = line.split("address=").nth(1) {
-                    let address = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let address = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     let _ = tx.send(address);
                     sent = true;
                 }
@@ -164,11 +187,19 @@ pub fn sse_text_and_json(body: &str) -> (String, String) {
     let mut text = String::new();
     let mut json = String::new();
     for line in body.lines() {
-        let Some(data) = line.strip_prefix("data: ") else { continue };
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(data) else { continue };
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(data) else {
+            continue;
+        };
         match event["delta"]["type"].as_str() {
-            Some("text_delta") => text.push_str(event["delta"]["text"].as_str().unwrap_or_default()),
-            Some("input_json_delta") => json.push_str(event["delta"]["partial_json"].as_str().unwrap_or_default()),
+            Some("text_delta") => {
+                text.push_str(event["delta"]["text"].as_str().unwrap_or_default())
+            }
+            Some("input_json_delta") => {
+                json.push_str(event["delta"]["partial_json"].as_str().unwrap_or_default())
+            }
             _ => {}
         }
     }

@@ -48,14 +48,29 @@ impl Recorder {
         self.all()
             .iter()
             .map(|r| {
-                let headers: String = r.headers.iter().map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes()))).collect();
-                format!("{} {}\n{headers}\n{}\n", r.method, r.path_and_query, String::from_utf8_lossy(&r.body))
+                let headers: String = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())))
+                    .collect();
+                format!(
+                    "{} {}\n{headers}\n{}\n",
+                    r.method,
+                    r.path_and_query,
+                    String::from_utf8_lossy(&r.body)
+                )
             })
             .collect()
     }
 
     pub fn messages_requests(&self) -> Vec<Received> {
-        self.all().into_iter().filter(|r| r.path_and_query.starts_with("/v1/messages") && !r.path_and_query.contains("count_tokens")).collect()
+        self.all()
+            .into_iter()
+            .filter(|r| {
+                r.path_and_query.starts_with("/v1/messages")
+                    && !r.path_and_query.contains("count_tokens")
+            })
+            .collect()
     }
 }
 
@@ -74,10 +89,14 @@ impl TestUpstream {
 pub async fn start() -> TestUpstream {
     let recorder = Arc::new(Recorder::default());
     let app = router(Arc::clone(&recorder));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind test upstream");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind test upstream");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("test upstream serves");
+        axum::serve(listener, app)
+            .await
+            .expect("test upstream serves");
     });
     TestUpstream { address, recorder }
 }
@@ -93,15 +112,28 @@ pub fn router(recorder: Arc<Recorder>) -> Router {
         .layer(axum::middleware::from_fn_with_state(recorder, record))
 }
 
-async fn record(State(recorder): State<Arc<Recorder>>, request: Request, next: axum::middleware::Next) -> Response {
+async fn record(
+    State(recorder): State<Arc<Recorder>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    recorder.requests.lock().expect("recorder lock").push(Received {
-        method: parts.method.to_string(),
-        path_and_query: parts.uri.path_and_query().map_or("/".into(), |p| p.to_string()),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-    });
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    recorder
+        .requests
+        .lock()
+        .expect("recorder lock")
+        .push(Received {
+            method: parts.method.to_string(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or("/".into(), |p| p.to_string()),
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
@@ -131,13 +163,18 @@ pub fn tokens_in(text: &str) -> Vec<String> {
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (status, Json(json!({"type":"error","error":{"type":kind,"message":message}}))).into_response()
+    (
+        status,
+        Json(json!({"type":"error","error":{"type":kind,"message":message}})),
+    )
+        .into_response()
 }
 
 async fn messages(Json(body): Json<Value>) -> Response {
     let model = body["model"].as_str().unwrap_or("claude-test").to_owned();
     if let Some(code) = model.strip_prefix("error-") {
-        let status = StatusCode::from_bytes(code.as_bytes()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_bytes(code.as_bytes()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return error(status, "api_error", &format!("test upstream error {code}"));
     }
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
@@ -147,19 +184,34 @@ async fn messages(Json(body): Json<Value>) -> Response {
             if block["type"] == "thinking" {
                 let thinking = block["thinking"].as_str().unwrap_or_default();
                 if block["signature"].as_str() != Some(&sign(thinking)) {
-                    return error(StatusCode::BAD_REQUEST, "invalid_request_error", "thinking block was modified: signature mismatch");
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        "thinking block was modified: signature mismatch",
+                    );
                 }
             }
         }
     }
-    let last_user = messages.iter().rev().find(|m| m["role"] == "user").cloned().unwrap_or(Value::Null);
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .cloned()
+        .unwrap_or(Value::Null);
     let last_text = last_user.to_string();
     let tool_result = last_user["content"]
         .as_array()
         .and_then(|blocks| blocks.iter().find(|b| b["type"] == "tool_result"))
         .map(|b| match &b["content"] {
             Value::String(s) => s.clone(),
-            other => other.as_array().into_iter().flatten().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n"),
+            other => other
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
         });
     let prompt_tokens = tokens_in(&last_text);
     let blocks: Vec<Value> = if let Some(result) = tool_result {
@@ -173,7 +225,11 @@ async fn messages(Json(body): Json<Value>) -> Response {
     } else {
         vec![json!({"type":"text","text": format!("Found: {}.", prompt_tokens.join(", "))})]
     };
-    let stop_reason = if blocks.iter().any(|b| b["type"] == "tool_use") { "tool_use" } else { "end_turn" };
+    let stop_reason = if blocks.iter().any(|b| b["type"] == "tool_use") {
+        "tool_use"
+    } else {
+        "end_turn"
+    };
     if body["stream"].as_bool() == Some(true) {
         stream_answer(&model, &blocks, stop_reason)
     } else {
@@ -203,10 +259,15 @@ fn stream_answer(model: &str, blocks: &[Value], stop_reason: &str) -> Response {
     for (index, block) in blocks.iter().enumerate() {
         let start = match block["type"].as_str() {
             Some("thinking") => json!({"type":"thinking","thinking":"","signature":""}),
-            Some("tool_use") => json!({"type":"tool_use","id":block["id"],"name":block["name"],"input":{}}),
+            Some("tool_use") => {
+                json!({"type":"tool_use","id":block["id"],"name":block["name"],"input":{}})
+            }
             _ => json!({"type":"text","text":""}),
         };
-        events.push(event("content_block_start", json!({"type":"content_block_start","index":index,"content_block":start})));
+        events.push(event(
+            "content_block_start",
+            json!({"type":"content_block_start","index":index,"content_block":start}),
+        ));
         events.push(event("ping", json!({"type":"ping"})));
         match block["type"].as_str() {
             Some("thinking") => {
@@ -226,10 +287,24 @@ fn stream_answer(model: &str, blocks: &[Value], stop_reason: &str) -> Response {
                 }
             }
         }
-        events.push(event("content_block_stop", json!({"type":"content_block_stop","index":index})));
+        events.push(event(
+            "content_block_stop",
+            json!({"type":"content_block_stop","index":index}),
+        ));
     }
     events.push(event("message_delta", json!({"type":"message_delta","delta":{"stop_reason":stop_reason,"stop_sequence":null},"usage":{"output_tokens":20}})));
     events.push(event("message_stop", json!({"type":"message_stop"})));
-    let stream = futures_util::stream::iter(events.into_iter().map(|e| Ok::<_, std::convert::Infallible>(Bytes::from(e))));
-    ([("content-type", "text/event-stream"), ("cache-control", "no-cache")], Body::from_stream(stream)).into_response()
+    let stream = futures_util::stream::iter(
+        events
+            .into_iter()
+            .map(|e| Ok::<_, std::convert::Infallible>(Bytes::from(e))),
+    );
+    (
+        [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }

@@ -1,0 +1,116 @@
+//! Added latency of the proxy: the same requests sent straight to the loopback Anthropic
+//! stand-in (the pass-through baseline) and through maskgate, for a 20 KB and a 1 MB
+//! Claude-Code-shaped body; p50/p90/p99 of the whole exchange, and time to the first
+//! streamed byte. `cargo bench --bench latency`. Prints a Markdown table.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use maskgate::journal::Journal;
+use maskgate::proxy::{self, Proxy, ProxyConfig};
+use maskgate::settings::{Secrets, Settings};
+
+#[path = "../tests/integration/support/corpus.rs"]
+#[allow(dead_code)]
+mod corpus;
+#[path = "../tests/integration/support/upstream.rs"]
+#[allow(dead_code)]
+mod upstream;
+
+const ROUNDS: usize = 200;
+
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort_unstable();
+    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[at].as_secs_f64() * 1000.0
+}
+
+/// Whole-exchange times and time-to-first-byte times for `rounds` requests to `url`.
+async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    body: &[u8],
+    rounds: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let mut whole = Vec::with_capacity(rounds);
+    let mut first_byte = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let mut response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("answer");
+        let mut first = None;
+        while let Some(chunk) = response.chunk().await.expect("chunk") {
+            if first.is_none() && !chunk.is_empty() {
+                first = Some(started.elapsed());
+            }
+        }
+        whole.push(started.elapsed());
+        first_byte.push(first.unwrap_or_else(|| started.elapsed()));
+    }
+    (whole, first_byte)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let upstream = upstream::start().await;
+        let settings = Settings {
+            upstream_url: upstream.url(),
+            ..Settings::default()
+        };
+        let config = ProxyConfig::from_settings(&settings, &Secrets::default()).expect("config");
+        let proxy = Proxy::new(config, Arc::new(Journal::new(100, None)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(proxy::serve(listener, proxy, std::future::pending()));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+
+        println!("| body | path | p50 ms | p90 ms | p99 ms | first byte p50 ms |");
+        println!("|---|---|---|---|---|---|");
+        for (label, size) in [("20 KB", 20 * 1024), ("1 MB", 1024 * 1024)] {
+            let (body, _) = corpus::body(3, size, 10, 80);
+            let mut p50 = [0.0; 2];
+            let mut ttfb = [0.0; 2];
+            for (i, (path, base)) in [
+                ("direct (baseline)", upstream.url()),
+                ("through maskgate", format!("http://{address}")),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let url = format!("{base}/v1/messages?beta=true");
+                measure(&client, &url, &body, 20).await;
+                let (mut whole, mut first) = measure(&client, &url, &body, ROUNDS).await;
+                p50[i] = percentile(&mut whole, 0.5);
+                ttfb[i] = percentile(&mut first, 0.5);
+                println!(
+                    "| {label} ({} B) | {path} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                    body.len(),
+                    p50[i],
+                    percentile(&mut whole, 0.9),
+                    percentile(&mut whole, 0.99),
+                    ttfb[i]
+                );
+            }
+            println!(
+                "| {label} | **added by maskgate** | **{:.3}** | | | **{:.3}** |",
+                p50[1] - p50[0],
+                ttfb[1] - ttfb[0]
+            );
+        }
+    });
+}
