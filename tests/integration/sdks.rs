@@ -31,12 +31,13 @@ fn run_client(program: &str, script: &str, base_url: String, prompt: String) -> 
     serde_json::from_slice(&output.stdout).expect("the client prints JSON")
 }
 
-async fn check_sdk(program: &'static str, script: &'static str) -> Value {
+async fn check_sdk(program: &str, script: &'static str) -> Value {
+    let program = program.to_owned();
     let upstream = upstream::start().await;
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
     let prompt = format!("Which of these matter? {}", planted_text());
     let url = proxy.url();
-    let result = tokio::task::spawn_blocking(move || run_client(program, script, url, prompt))
+    let result = tokio::task::spawn_blocking(move || run_client(&program, script, url, prompt))
         .await
         .expect("client ran");
     let expected: Vec<&str> = PLANTED.iter().map(|(o, _)| *o).collect();
@@ -49,7 +50,9 @@ async fn check_sdk(program: &'static str, script: &'static str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_sdk_gets_originals_back_plain_and_streamed() {
-    let result = check_sdk("python3", "python_sdk.py").await;
+    // The venv that scripts/test.sh makes, holding the pinned SDK.
+    let python = clients_dir().join(".venv/bin/python3");
+    let result = check_sdk(python.to_str().expect("utf8 path"), "python_sdk.py").await;
     assert!(result["input_tokens"].as_u64().expect("count") > 0);
 }
 

@@ -293,7 +293,7 @@ pub fn clean_line(rng: &mut Rng) -> String {
     }
 }
 
-fn tool_definitions(rng: &mut Rng) -> Value {
+fn tool_definitions(rng: &mut Rng, count: usize) -> Value {
     let names = [
         "Bash",
         "Read",
@@ -308,7 +308,7 @@ fn tool_definitions(rng: &mut Rng) -> Value {
         "BashOutput",
         "KillShell",
     ];
-    let tools: Vec<Value> = (0..24)
+    let tools: Vec<Value> = (0..count)
         .map(|i| {
             let name = format!("{}{}", names[i % names.len()], if i >= names.len() { "2" } else { "" });
             let description: String = (0..40).map(|_| format!("{} ", clean_line(rng).split_whitespace().next().unwrap_or("x"))).collect();
@@ -347,7 +347,11 @@ pub fn body(
     let mut messages = vec![
         json!({"role": "user", "content": [{"type": "text", "text": "<system-reminder>Context for this session.</system-reminder>"}, {"type": "text", "text": "Why is the deploy failing? Check the instances."}]}),
     ];
-    let mut size = 0;
+    // Claude Code's tool definitions and system prompt take ~60 KB of a real body; a small
+    // target gets fewer tools so the conversation still has turns.
+    let tool_count = if target_bytes < 100 * 1024 { 3 } else { 24 };
+    let lines_per_turn = (target_bytes / 2000).clamp(8, 200);
+    let mut size = tool_count * 1500;
     let mut turn = 0;
     while size < target_bytes {
         turn += 1;
@@ -357,7 +361,7 @@ pub fn body(
             {"type": "tool_use", "id": id, "name": "Bash", "input": {"command": "aws ec2 describe-instances --output json", "description": "List instances"}}
         ]}));
         let mut output = String::new();
-        for line in 0..200 {
+        for line in 0..lines_per_turn {
             if plant_every > 0 && line % plant_every == 0 {
                 let p = &pool[rng.below(pool.len())];
                 output.push_str(&p.line);
@@ -379,7 +383,7 @@ pub fn body(
         "model": "claude-sonnet-4-5",
         "max_tokens": 32000,
         "stream": true,
-        "tools": tool_definitions(&mut rng),
+        "tools": tool_definitions(&mut rng, tool_count),
         "system": [
             {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197; cc_entrypoint=cli"},
             {"type": "text", "text": "You are Claude Code, an interactive CLI tool.", "cache_control": {"type": "ephemeral"}},
