@@ -6,5 +6,6 @@ mod support;
 mod catalog;
 mod claude_code;
 mod corpus;
+mod gateway;
 mod proxy_http;
 mod sdks;
