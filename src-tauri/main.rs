@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use maskgate::journal::Journal;
-use maskgate::mask::{mask_json, mask_text, Engine};
+use maskgate::mask::{mask_json, mask_text};
 use maskgate::proxy::{self, Proxy, ProxyConfig};
 use maskgate::settings::{self, AnthropicKey, GatewayAuth, Secrets, Settings};
 use tokio::net::TcpListener;
@@ -23,6 +23,9 @@ struct Cli {
     /// Serve the proxy without the desktop app, logging to stderr.
     #[arg(long)]
     headless: bool,
+    /// Desktop app: open the dashboard window at start instead of only the tray icon.
+    #[arg(long)]
+    open: bool,
     /// Address to listen on (loopback unless you mean otherwise).
     #[arg(long, env = "MASKGATE_LISTEN")]
     listen: Option<SocketAddr>,
@@ -83,16 +86,52 @@ fn main() -> anyhow::Result<()> {
     };
     let mut settings = Settings::load(&config_path)?;
     cli.apply_to(&mut settings);
-    match cli.command {
-        Some(Command::Mask { file, json, report }) => run_mask(&settings, file, json, report),
-        None => {
-            if !cli.headless {
-                eprintln!("maskgate: this build has no desktop app; serving the proxy headless");
-            }
-            let secrets = headless_secrets(cli.gateway_secret_file.as_deref())?;
-            run_headless(settings, secrets)
+    match &cli.command {
+        Some(Command::Mask { file, json, report }) => {
+            run_mask(&settings, file.clone(), *json, *report)
         }
+        None if cli.headless => run_headless(
+            settings,
+            headless_secrets(cli.gateway_secret_file.as_deref())?,
+        ),
+        None => run_app(config_path, settings, &cli),
     }
+}
+
+/// The tray app where there is a display; the proxy alone where there is none.
+#[cfg(feature = "desktop")]
+fn run_app(config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Result<()> {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if !has_display {
+        eprintln!("maskgate: no display found; serving the proxy headless");
+        return run_headless(
+            settings,
+            headless_secrets(cli.gateway_secret_file.as_deref())?,
+        );
+    }
+    init_logging();
+    maskgate::desktop::run(config_path, settings, cli.open)
+}
+
+#[cfg(not(feature = "desktop"))]
+fn run_app(_config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Result<()> {
+    eprintln!("maskgate: built without the desktop app; serving the proxy headless");
+    run_headless(
+        settings,
+        headless_secrets(cli.gateway_secret_file.as_deref())?,
+    )
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "maskgate=info".into()),
+        )
+        .init();
 }
 
 impl Cli {
@@ -154,10 +193,7 @@ fn run_mask(
     report: bool,
 ) -> anyhow::Result<()> {
     use std::io::Write;
-    let engine = Engine::new(
-        |id| !settings.disabled_kinds.contains(id),
-        &settings.custom_patterns,
-    )?;
+    let engine = proxy::engine_for(settings)?;
     let mut input = Vec::new();
     match &file {
         Some(path) => {
@@ -187,13 +223,7 @@ fn run_mask(
 }
 
 fn run_headless(settings: Settings, secrets: Secrets) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "maskgate=info".into()),
-        )
-        .init();
+    init_logging();
     let config = ProxyConfig::from_settings(&settings, &secrets)?;
     let journal = Arc::new(Journal::new(
         settings.journal_capacity,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 /// One masked identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenEntry {
     pub token: String,
     pub original: String,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use super::Proxy;
+use super::{Proxy, Upstream};
 
 /// The health report.
 #[derive(Debug, Serialize)]
@@ -30,8 +30,18 @@ pub async fn health(State(proxy): State<Arc<Proxy>>, headers: axum::http::Header
     if let Err(refusal) = config.guard.check(&headers) {
         return refusal.into_response();
     }
-    let upstream = &config.upstream;
-    let report = match upstream.probe("/v1/models?limit=1").await {
+    let report = check(&config.upstream).await;
+    let code = if report.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report)).into_response()
+}
+
+/// Asks the upstream, as described above.
+pub async fn check(upstream: &Upstream) -> Health {
+    match upstream.probe("/v1/models?limit=1").await {
         Err(error) => Health {
             status: "unreachable",
             upstream: upstream.display_name.clone(),
@@ -65,11 +75,5 @@ pub async fn health(State(proxy): State<Arc<Proxy>>, headers: axum::http::Header
                 detail: String::from_utf8_lossy(&body).chars().take(300).collect(),
             }
         }
-    };
-    let code = if report.status == "ok" {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, Json(report)).into_response()
+    }
 }

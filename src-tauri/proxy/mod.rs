@@ -6,7 +6,7 @@
 
 pub mod errors;
 pub mod guard;
-mod health;
+pub mod health;
 pub mod server;
 pub mod upstream;
 
@@ -27,6 +27,18 @@ use axum::http::HeaderName;
 pub use errors::ApiError;
 pub use guard::GuardConfig;
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
+
+/// The engine for the kinds and custom patterns that `settings` leave switched on.
+pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
+    let enabled = |id: &str| !settings.disabled_kinds.contains(id);
+    let custom: Vec<_> = settings
+        .custom_patterns
+        .iter()
+        .filter(|c| enabled(&format!("custom:{}", c.name)))
+        .cloned()
+        .collect();
+    Engine::new(enabled, &custom)
+}
 
 /// What one request is served with.
 pub struct ProxyConfig {
@@ -138,6 +150,39 @@ impl Proxy {
 
     pub fn journal(&self) -> &Arc<Journal> {
         &self.journal
+    }
+}
+
+/// A proxy served in the background.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `address` and serves `proxy` on it in the background.
+pub async fn start(address: SocketAddr, proxy: Arc<Proxy>) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(address).await?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, proxy, async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningServer {
+        address,
+        stop,
+        task,
+    })
+}
+
+impl RunningServer {
+    /// Stops accepting, lets open exchanges finish for up to `grace`, then drops the rest.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(());
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            abort.abort();
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 //! local proxy token — are never part of this file: the desktop app keeps them in the OS
 //! keychain, the headless server reads them from the environment or a file.
 
+pub mod claude_code;
+#[cfg(feature = "desktop")]
+pub mod keychain;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

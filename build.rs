@@ -1,0 +1,5 @@
+//! Tauri's build step (icons, config, capabilities) — only for the desktop app.
+fn main() {
+    #[cfg(feature = "desktop")]
+    tauri_build::build();
+}

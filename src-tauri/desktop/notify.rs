@@ -1,0 +1,57 @@
+//! Desktop notifications, once per cause: a port already taken, an unreachable upstream,
+//! rejected gateway credentials, a refused request. A failing notification daemon is logged,
+//! never fatal.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::journal::{JournalEvent, Outcome};
+
+#[derive(Default)]
+pub struct Notifier {
+    shown: Mutex<HashSet<String>>,
+}
+
+impl Notifier {
+    /// Shows `message` unless a notification for `cause` was already shown.
+    pub fn once(&self, cause: &str, message: &str) {
+        let first = self
+            .shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(cause.to_owned());
+        if !first {
+            return;
+        }
+        let message = message.to_owned();
+        std::thread::spawn(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("maskgate")
+                .summary("maskgate")
+                .body(&message)
+                .show();
+            if let Err(e) = shown {
+                tracing::warn!(error = %e, "cannot show a notification");
+            }
+        });
+    }
+
+    /// Notifies about exchanges that went wrong in a way the user should act on.
+    pub fn on_journal_event(&self, event: &JournalEvent) {
+        let JournalEvent::Record(record) = event else {
+            return;
+        };
+        let Some(error) = &record.error else { return };
+        let cause = match (record.outcome, record.status) {
+            (Outcome::Refused, _) => "refused",
+            (Outcome::Failed, Some(502)) => "unreachable",
+            (Outcome::Completed, Some(401 | 403))
+                if error.contains("rejected the maskgate credentials") =>
+            {
+                "credentials"
+            }
+            _ => return,
+        };
+        self.once(cause, error);
+    }
+}

@@ -1,0 +1,133 @@
+//! The tray icon and its menu: open the dashboard, pause/resume, the listen address (click to
+//! copy the `export ANTHROPIC_BASE_URL=…` line), start at login, quit. The icon shows the
+//! proxy's state: running, paused or error.
+
+use std::sync::Arc;
+
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_autostart::ManagerExt as _;
+use tauri_plugin_clipboard_manager::ClipboardExt as _;
+
+use super::state::{Desktop, Status};
+
+const TRAY_ID: &str = "maskgate";
+
+/// The menu items whose text changes with the proxy's state.
+pub struct TrayItems<R: Runtime> {
+    pause: MenuItem<R>,
+    address: MenuItem<R>,
+}
+
+fn icon(status: &Status) -> Image<'static> {
+    match status {
+        Status::Running { .. } => tauri::include_image!("icons/running.png"),
+        Status::Paused | Status::Starting => tauri::include_image!("icons/paused.png"),
+        Status::Error { .. } => tauri::include_image!("icons/error.png"),
+    }
+}
+
+pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause masking proxy", true, None::<&str>)?;
+    let address = MenuItem::with_id(app, "address", "Starting…", true, None::<&str>)?;
+    let login = app.autolaunch().is_enabled().unwrap_or(false);
+    let autostart = CheckMenuItem::with_id(
+        app,
+        "autostart",
+        "Start at login",
+        true,
+        login,
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(app, "quit", "Quit maskgate", true, None::<&str>)?;
+    let separator = PredefinedMenuItem::separator(app)?;
+    let menu = Menu::with_items(
+        app,
+        &[&open, &pause, &address, &separator, &autostart, &quit],
+    )?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(&Status::Starting))
+        .tooltip("maskgate")
+        .menu(&menu)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .build(app)?;
+    app.manage(TrayItems { pause, address });
+    Ok(())
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let desktop = app.state::<Arc<Desktop>>().inner().clone();
+    match id {
+        "open" => super::show_dashboard(app),
+        "pause" => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if matches!(desktop.status(), Status::Running { .. }) {
+                    desktop.pause(&app).await;
+                } else {
+                    desktop.start(&app).await;
+                }
+            });
+        }
+        "address" => {
+            if let Status::Running { address } = desktop.status() {
+                let _ = app
+                    .clipboard()
+                    .write_text(format!("export ANTHROPIC_BASE_URL=http://{address}"));
+            }
+        }
+        "autostart" => {
+            let launcher = app.autolaunch();
+            let result = if launcher.is_enabled().unwrap_or(false) {
+                launcher.disable()
+            } else {
+                launcher.enable()
+            };
+            if let Err(e) = result {
+                desktop
+                    .notifier()
+                    .once("autostart", &format!("cannot change start at login: {e}"));
+            }
+        }
+        "quit" => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                desktop.stop().await;
+                app.exit(0);
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Shows `status` in the icon, the tooltip and the menu.
+pub fn show_status<R: Runtime>(app: &AppHandle<R>, status: &Status) {
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        let _ = tray.set_icon(Some(icon(status)));
+        let tooltip = match status {
+            Status::Running { address } => format!("maskgate: masking on {address}"),
+            Status::Paused => "maskgate: paused".to_owned(),
+            Status::Starting => "maskgate: starting".to_owned(),
+            Status::Error { message } => format!("maskgate: {message}"),
+        };
+        let _ = tray.set_tooltip(Some(tooltip));
+    }
+    if let Some(items) = app.try_state::<TrayItems<R>>() {
+        let running = matches!(status, Status::Running { .. });
+        let _ = items.pause.set_text(if running {
+            "Pause masking proxy"
+        } else {
+            "Resume masking proxy"
+        });
+        let _ = items.address.set_text(match status {
+            Status::Running { address } => format!("Listening on {address} (click to copy)"),
+            Status::Paused => "Paused: Claude Code requests are refused".to_owned(),
+            Status::Starting => "Starting…".to_owned(),
+            Status::Error { message } => format!("Error: {message}"),
+        });
+        let _ = items.address.set_enabled(running);
+    }
+}
