@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what maskgate needs on a Debian machine. Sourced by run.sh and test.sh.
-#   setup_system  build tools and libraries (apt)
+#   setup_system  build tools and libraries (apt), including GTK/WebKit for the desktop app
 #   setup_clients the real clients the tests drive: Claude Code and the TypeScript SDK (npm),
-#                 the Python SDK (pip, in a venv)
+#                 the Python SDK (pip, in a venv), nginx as the gateway, and the desktop test
+#                 stack (Xvfb, D-Bus, gnome-keyring, dunst, WebKitWebDriver, tauri-driver)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +25,8 @@ apt_install() {
 }
 
 setup_system() {
-  apt_install build-essential pkg-config ca-certificates curl
+  apt_install build-essential pkg-config ca-certificates curl libdbus-1-dev \
+    libwebkit2gtk-4.1-dev libayatana-appindicator3-1
   if ! command -v cargo >/dev/null; then
     echo "setup: no Rust toolchain found; installing Debian's cargo"
     apt_install cargo rustc
@@ -32,7 +34,9 @@ setup_system() {
 }
 
 setup_clients() {
-  apt_install nginx-light
+  apt_install nginx-light xvfb dbus-daemon gnome-keyring dunst webkit2gtk-driver
+  command -v tauri-driver >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ] \
+    || cargo install tauri-driver --locked --version 2.1.0
   command -v node >/dev/null || apt_install nodejs npm
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv

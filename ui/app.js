@@ -209,7 +209,7 @@ async function loadKinds() {
     toggle.setAttribute('aria-label', `Mask ${k.label}`);
     toggle.dataset.kind = k.id;
     toggle.addEventListener('change', async () => {
-      try { await invoke('set_kind_enabled', { id: k.id, enabled: toggle.checked }); } catch (e) { toggle.checked = !toggle.checked; alert(e.message); }
+      try { await invoke('set_kind_enabled', { id: k.id, enabled: toggle.checked }); } catch (e) { toggle.checked = !toggle.checked; $('#patterns-error').textContent = e.message; }
     });
     const cells = [toggle, `${k.label}\n${k.description}`, k.example || k.regex || '', `${k.token_prefix}_001`, String(k.count)];
     for (const c of cells) {

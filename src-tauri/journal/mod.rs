@@ -179,8 +179,22 @@ impl Journal {
         let _ = self.events.send(JournalEvent::Record(summary));
     }
 
-    /// Tells live listeners about a piece of a streamed answer.
-    pub fn response_chunk(&self, id: u64, text: String) {
+    /// Adds a piece of the answer as sent to the client: counted, kept (up to
+    /// [`RESPONSE_KEEP`] bytes) and passed to live listeners — without a full record update.
+    pub fn response_chunk(&self, id: u64, sent: &[u8]) {
+        let text = String::from_utf8_lossy(sent).into_owned();
+        {
+            let mut records = lock(&self.records);
+            if let Some(r) = records.iter_mut().rev().find(|r| r.id == id) {
+                r.response_bytes += sent.len();
+                let room = RESPONSE_KEEP.saturating_sub(r.response.len());
+                let cut = (0..=room.min(text.len()))
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
+                r.response.push_str(&text[..cut]);
+            }
+        }
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(JournalEvent::ResponseChunk { id, text });
         }

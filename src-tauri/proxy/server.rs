@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Limited};
 use super::errors::ApiError;
 use super::upstream::{error_chain, Upstream};
 use super::{health, Proxy};
-use crate::journal::{ExchangeRecord, Journal, Outcome, RESPONSE_KEEP};
+use crate::journal::{ExchangeRecord, Journal, Outcome};
 use crate::mask::{mask_json, TokenTable};
 use crate::restore::{restore_json_body, Restorer, SseRestorer};
 
@@ -319,19 +319,7 @@ impl Tap {
     }
 
     fn record_text(&self, sent: &[u8]) {
-        let text = String::from_utf8_lossy(sent).into_owned();
-        self.journal.update(self.id, |r| {
-            r.response_bytes += sent.len();
-            let room = RESPONSE_KEEP.saturating_sub(r.response.len());
-            if room > 0 {
-                let cut = (0..=room.min(text.len()))
-                    .rev()
-                    .find(|&i| text.is_char_boundary(i))
-                    .unwrap_or(0);
-                r.response.push_str(&text[..cut]);
-            }
-        });
-        self.journal.response_chunk(self.id, text);
+        self.journal.response_chunk(self.id, sent);
     }
 
     fn finish(&mut self, outcome: Outcome, error: Option<String>) {

@@ -6,6 +6,8 @@ mod support;
 mod catalog;
 mod claude_code;
 mod corpus;
+#[cfg(feature = "desktop")]
+mod desktop;
 mod gateway;
 mod proxy_http;
 mod sdks;

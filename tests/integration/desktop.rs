@@ -1,0 +1,334 @@
+//! The real desktop app under Xvfb, driven through WebDriver (`tauri-driver` + Debian's
+//! WebKitWebDriver), with a real session bus, an unlocked gnome-keyring and a notification
+//! daemon: a request with identifiers shows up in the live view with its tokens highlighted; a
+//! category switched off leaves the next request unmasked; Kong credentials saved in the
+//! settings land in the keychain and in no file. With MASKGATE_SCREENSHOTS set to a folder, the
+//! views are also saved there as PNGs (scripts/screenshots.sh).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::upstream;
+
+/// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
+struct DesktopSession {
+    xvfb: Child,
+    driver: Child,
+    dir: tempfile::TempDir,
+    driver_port: u16,
+}
+
+impl Drop for DesktopSession {
+    fn drop(&mut self) {
+        // The session script's children (keyring, dunst, the app) end with its bus.
+        let _ = Command::new("pkill")
+            .arg("-TERM")
+            .arg("-P")
+            .arg(self.driver.id().to_string())
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cargo"));
+    let path = home.join("bin/tauri-driver");
+    assert!(path.exists(), "tauri-driver is not installed: the README's test command installs it (cargo install tauri-driver)");
+    path
+}
+
+fn start_session(config: &Path) -> DesktopSession {
+    let dir = tempfile::tempdir().expect("session dir");
+    let display = format!(":{}", 90 + std::process::id() % 100);
+    let xvfb = Command::new("Xvfb")
+        .args([
+            display.as_str(),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb starts (install Debian's xvfb)");
+    let socket = format!("/tmp/.X11-unix/X{}", &display[1..]);
+    wait_for("Xvfb", Duration::from_secs(10), || {
+        Path::new(&socket).exists()
+    });
+    let driver_port = free_port();
+    let script = format!(
+        r#"eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)"
+printf '%s' "$DBUS_SESSION_BUS_ADDRESS" > '{dir}/bus'
+dunst >/dev/null 2>&1 &
+exec '{driver}' --port {driver_port} --native-driver /usr/bin/WebKitWebDriver"#,
+        dir = dir.path().display(),
+        driver = tauri_driver().display(),
+    );
+    let driver = Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", &script])
+        .env("DISPLAY", &display)
+        .env("MASKGATE_CONFIG", config)
+        .env("RUST_LOG", "maskgate=info")
+        .env_remove("WAYLAND_DISPLAY")
+        .spawn()
+        .expect("dbus-run-session starts (install dbus-daemon)");
+    wait_for("tauri-driver", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_ok()
+    });
+    DesktopSession {
+        xvfb,
+        driver,
+        dir,
+        driver_port,
+    }
+}
+
+async fn connect(session: &DesktopSession) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("wry"));
+    capabilities.insert(
+        "tauri:options".into(),
+        json!({"application": env!("CARGO_BIN_EXE_maskgate"), "args": ["--open"]}),
+    );
+    // tauri-driver speaks plain HTTP on loopback: no TLS stack needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", session.driver_port))
+        .await
+        .expect("a WebDriver session on the app")
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .expect(css)
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Clicks the element, finding it afresh if the live view re-rendered it meanwhile.
+async fn click(client: &Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let clicked = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.click().await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => panic!("cannot click {css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(150)).await,
+        }
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("MASKGATE_SCREENSHOTS") {
+        let png = client.screenshot().await.expect("screenshot");
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png)
+            .expect("write screenshot");
+    }
+}
+
+async fn send(proxy: &str, text: &str) {
+    let body = json!({"model": "claude-test", "max_tokens": 50, "stream": true,
+        "system": [{"type": "text", "text": "You are a test."}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]});
+    let answer = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .post(format!("{proxy}/v1/messages?beta=true"))
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 200);
+    answer.text().await.expect("body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_keychain() {
+    let upstream = upstream::start().await;
+    let config_dir = tempfile::tempdir().expect("config dir");
+    let config = config_dir.path().join("config.toml");
+    let port = free_port();
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nupstream_url = \"{}\"\n",
+            upstream.url()
+        ),
+    )
+    .expect("config");
+    let session = start_session(&config);
+    let client = connect(&session).await;
+    let proxy = format!("http://127.0.0.1:{port}");
+
+    eventually("the proxy to run", || async {
+        text_of(&client, "#status").await.contains("masking on")
+    })
+    .await;
+    send(&proxy, "Why is i-0a1b2c3d4e5f67890 at 10.1.2.3 failing?").await;
+
+    // The live view: the exchange appears; its masked request shows highlighted tokens.
+    eventually("the exchange in the list", || async {
+        client
+            .find_all(Locator::Css("#exchanges tbody tr"))
+            .await
+            .map(|rows| !rows.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+    click(&client, "#exchanges tbody tr td").await;
+    eventually("highlighted tokens", || async {
+        client
+            .find_all(Locator::Css("#sent mark.tok"))
+            .await
+            .map(|m| m.len() >= 2)
+            .unwrap_or(false)
+    })
+    .await;
+    let mut marks = Vec::new();
+    for mark in client
+        .find_all(Locator::Css("#sent mark.tok"))
+        .await
+        .expect("marks")
+    {
+        marks.push((
+            mark.text().await.expect("text"),
+            mark.attr("title").await.expect("title").unwrap_or_default(),
+        ));
+    }
+    assert!(
+        marks.contains(&(
+            "EC2_INSTANCE_001".into(),
+            "ec2_instance: i-0a1b2c3d4e5f67890".into()
+        )),
+        "{marks:?}"
+    );
+    assert!(
+        marks.contains(&("PRIVATE_IP_001".into(), "private_ipv4: 10.1.2.3".into())),
+        "{marks:?}"
+    );
+    eventually("the restored answer", || async {
+        text_of(&client, "#answer")
+            .await
+            .contains("i-0a1b2c3d4e5f67890")
+    })
+    .await;
+    screenshot(&client, "live").await;
+
+    // Patterns: switch private IPv4 addresses off; the next request leaves them alone.
+    click(&client, "[data-tab=patterns]").await;
+    let switch = Locator::Css("input[data-kind=private_ipv4]");
+    eventually("the pattern list", || async {
+        client.find(switch).await.is_ok()
+    })
+    .await;
+    screenshot(&client, "patterns").await;
+    // Toggled from the keyboard, as a keyboard user would (WebKitWebDriver's pointer clicks
+    // do not reach checkboxes scrolled into view).
+    client
+        .find(switch)
+        .await
+        .expect("switch")
+        .send_keys(" ")
+        .await
+        .expect("space");
+    wait_for("the setting to be saved", Duration::from_secs(10), || {
+        std::fs::read_to_string(&config)
+            .unwrap_or_default()
+            .contains("private_ipv4")
+    });
+    send(&proxy, "And now i-0a1b2c3d4e5f67890 at 10.1.2.3?").await;
+    let last = upstream
+        .recorder
+        .messages_requests()
+        .pop()
+        .expect("forwarded");
+    let body = String::from_utf8_lossy(&last.body);
+    assert!(
+        body.contains("at 10.1.2.3?") && body.contains("EC2_INSTANCE_001"),
+        "{body}"
+    );
+
+    // Settings: Kong credentials go to the keychain, never to a file.
+    click(&client, "[data-tab=settings]").await;
+    let form = client
+        .form(Locator::Css("#gateway-form"))
+        .await
+        .expect("form");
+    form.set_by_name("auth", "key").await.expect("auth");
+    form.set_by_name("secret", "kong-secret-4b1d")
+        .await
+        .expect("secret");
+    click(&client, "#gateway-form button[type=submit]").await;
+    eventually("the save", || async {
+        text_of(&client, "#settings-result")
+            .await
+            .starts_with("Saved")
+    })
+    .await;
+    screenshot(&client, "settings").await;
+    client.close().await.expect("close");
+
+    // Read it back from the same keychain, through the same session bus.
+    let bus = std::fs::read_to_string(session.dir.path().join("bus")).expect("bus address");
+    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", bus.trim());
+    let stored = tokio::task::spawn_blocking(maskgate::settings::keychain::load)
+        .await
+        .expect("joined")
+        .expect("keychain");
+    assert_eq!(stored.gateway_secret.as_deref(), Some("kong-secret-4b1d"));
+    for entry in std::fs::read_dir(config_dir.path()).expect("config dir") {
+        let text = std::fs::read(entry.expect("entry").path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains("kong-secret-4b1d"),
+            "the secret reached a file"
+        );
+    }
+    assert!(std::fs::read_to_string(&config)
+        .expect("config")
+        .contains("auth = \"key\""));
+}
