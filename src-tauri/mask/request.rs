@@ -87,19 +87,17 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     for (i, found) in findings.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
         let literal = order[i];
-        if decoded[i].is_some() {
-            let masked = replace_spans(engine, texts[i], found, &mut table, &mut counts);
-            let encoded = serde_json::to_string(&masked).expect("a String always serializes");
-            edits.push((literal.start - 1..literal.end + 1, encoded));
+        // Tokens need no escaping, so each span is replaced in the raw JSON text; for strings
+        // with escapes, the decoded span is mapped back to the raw bytes it came from.
+        let raw = &text[literal.start..literal.end];
+        let spans: Vec<std::ops::Range<usize>> = if decoded[i].is_some() {
+            raw_spans(raw, found)
         } else {
-            // Unescaped: the raw bytes are the text, and tokens need no escaping.
-            for f in found {
-                let token = mint(engine, f, texts[i], &mut table, &mut counts);
-                edits.push((
-                    literal.start + f.span.start..literal.start + f.span.end,
-                    token,
-                ));
-            }
+            found.iter().map(|f| f.span.clone()).collect()
+        };
+        for (f, span) in found.iter().zip(spans) {
+            let token = mint(engine, f, texts[i], &mut table, &mut counts);
+            edits.push((literal.start + span.start..literal.start + span.end, token));
         }
     }
     edits.sort_unstable_by_key(|(range, _)| range.start);
@@ -175,6 +173,45 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
         }
     }
     findings
+}
+
+/// Maps spans of a decoded JSON string back to the raw (escaped) text they came from.
+/// Escapes decode to whole characters, so every span boundary falls between two of them.
+fn raw_spans(raw: &str, findings: &[Finding]) -> Vec<std::ops::Range<usize>> {
+    let bytes = raw.as_bytes();
+    let mut wanted = findings.iter().flat_map(|f| [f.span.start, f.span.end]).peekable();
+    let mut offsets = Vec::with_capacity(findings.len() * 2);
+    let (mut r, mut d) = (0, 0); // raw and decoded positions
+    while let Some(&target) = wanted.peek() {
+        if d == target {
+            offsets.push(r);
+            wanted.next();
+            continue;
+        }
+        // Plain bytes up to the next escape or the target, whichever comes first.
+        let plain = memchr::memchr(b'\\', &bytes[r..]).unwrap_or(bytes.len() - r);
+        if plain > 0 {
+            let step = plain.min(target - d);
+            r += step;
+            d += step;
+            continue;
+        }
+        let (raw_len, decoded_len) = match bytes[r + 1] {
+            b'u' => {
+                let unit = u32::from_str_radix(&raw[r + 2..r + 6], 16).unwrap_or(0);
+                let paired = (0xD800..0xDC00).contains(&unit) && bytes.get(r + 6) == Some(&b'\\');
+                if paired {
+                    (12, 4)
+                } else {
+                    (6, char::from_u32(unit).map_or(3, char::len_utf8))
+                }
+            }
+            _ => (2, 1),
+        };
+        r += raw_len;
+        d += decoded_len;
+    }
+    offsets.chunks(2).map(|pair| pair[0]..pair[1]).collect()
 }
 
 fn mint(
@@ -414,6 +451,17 @@ mod tests {
             out,
             r#"{"messages":[{"role":"user","content":"line\nEC2_INSTANCE_001\t\"q\""}]}"#
         );
+    }
+
+    #[test]
+    fn spans_in_strings_with_every_kind_of_escape_are_masked_in_place() {
+        let body = r#"{"messages":[{"role":"user","content":"\u00e9t\u00e9 \ud83d\ude00 \"i-0123456789abcdef0\"\n\/sg-12345678\t10.0.0.1"}]}"#;
+        let (out, table) = mask(body);
+        assert_eq!(
+            out,
+            r#"{"messages":[{"role":"user","content":"\u00e9t\u00e9 \ud83d\ude00 \"EC2_INSTANCE_001\"\n\/SECURITY_GROUP_001\tPRIVATE_IP_001"}]}"#
+        );
+        assert_eq!(table.len(), 3);
     }
 
     #[test]
