@@ -217,6 +217,25 @@ async function loadKinds() {
       if (typeof c === 'string') { td.textContent = c; td.style.whiteSpace = 'pre-wrap'; } else td.append(c);
       tr.append(td);
     }
+    if (k.custom) {
+      const actions = document.createElement('td');
+      const edit = document.createElement('button');
+      edit.type = 'button';
+      edit.textContent = 'Edit';
+      edit.addEventListener('click', () => {
+        customForm.elements.name.value = k.label;
+        customForm.elements.regex.value = k.regex;
+        customForm.elements.token_prefix.value = k.token_prefix;
+        customForm.elements.name.focus();
+        preview();
+      });
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.textContent = 'Delete';
+      remove.addEventListener('click', () => saveCustom(customPatterns().filter((c) => c.name !== k.label)));
+      actions.append(edit, ' ', remove);
+      tr.append(actions);
+    }
     return tr;
   }));
 }
@@ -236,15 +255,23 @@ async function preview() {
   }
 }
 customForm.addEventListener('input', preview);
-customForm.addEventListener('submit', async (e) => {
+const customPatterns = () => state.kinds.filter((k) => k.custom).map((k) => ({ name: k.label, regex: k.regex, token_prefix: k.token_prefix }));
+
+async function saveCustom(patterns) {
+  try {
+    await invoke('save_custom_patterns', { patterns });
+    customForm.reset();
+    $('#preview').textContent = '';
+    loadKinds();
+  } catch (err) { $('#preview').className = 'wide error-text'; $('#preview').textContent = err.message; }
+}
+
+// Saving under an existing name replaces that pattern (editing); a new name adds one.
+customForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const data = Object.fromEntries(new FormData(customForm));
-  const existing = state.kinds.filter((k) => k.custom).map((k) => ({ name: k.label, regex: k.regex, token_prefix: k.token_prefix }));
-  try {
-    await invoke('save_custom_patterns', { patterns: [...existing, { name: data.name, regex: data.regex, token_prefix: data.token_prefix }] });
-    customForm.reset();
-    loadKinds();
-  } catch (err) { $('#preview').textContent = err.message; }
+  const pattern = { name: data.name.trim(), regex: data.regex, token_prefix: data.token_prefix };
+  saveCustom([...customPatterns().filter((c) => c.name !== pattern.name), pattern]);
 });
 
 // ---- settings ---------------------------------------------------------------------------
