@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs all of them: formatting, lints, unit and property
-# tests, and the integration tests with the real Claude Code CLI and the official SDKs.
+# tests, the integration tests with the real Claude Code CLI, the official SDKs, nginx as the
+# gateway and the desktop app over WebDriver; then the Debian package is built and installed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_system
@@ -10,3 +11,4 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
+bash "$ROOT/scripts/check-deb.sh"

@@ -179,7 +179,10 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
 /// Escapes decode to whole characters, so every span boundary falls between two of them.
 fn raw_spans(raw: &str, findings: &[Finding]) -> Vec<std::ops::Range<usize>> {
     let bytes = raw.as_bytes();
-    let mut wanted = findings.iter().flat_map(|f| [f.span.start, f.span.end]).peekable();
+    let mut wanted = findings
+        .iter()
+        .flat_map(|f| [f.span.start, f.span.end])
+        .peekable();
     let mut offsets = Vec::with_capacity(findings.len() * 2);
     let (mut r, mut d) = (0, 0); // raw and decoded positions
     while let Some(&target) = wanted.peek() {

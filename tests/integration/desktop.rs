@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::upstream;
+use crate::support::{client, free_port, upstream};
 
 /// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
 struct DesktopSession {
@@ -35,14 +35,6 @@ impl Drop for DesktopSession {
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
@@ -174,10 +166,7 @@ async fn send(proxy: &str, text: &str) {
     let body = json!({"model": "claude-test", "max_tokens": 50, "stream": true,
         "system": [{"type": "text", "text": "You are a test."}],
         "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]});
-    let answer = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    let answer = client()
         .post(format!("{proxy}/v1/messages?beta=true"))
         .json(&body)
         .send()

@@ -14,8 +14,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::claude_code::{run_claude, tool_results_and_result};
 use crate::support::{
-    assert_no_original_in, planted_text, settings_for, spawn_headless, start_proxy, upstream,
-    PLANTED,
+    assert_no_original_in, client, free_port, planted_text, settings_for, spawn_headless,
+    start_proxy, upstream, PLANTED,
 };
 use maskgate::settings::{GatewayAuth, Secrets};
 
@@ -91,14 +91,6 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 fn nginx_binary() -> &'static str {
@@ -196,13 +188,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0"))
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
 }
 
 #[tokio::test(flavor = "multi_thread")]

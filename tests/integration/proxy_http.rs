@@ -6,16 +6,10 @@ use serde_json::{json, Value};
 
 use crate::support::upstream::{self, sign};
 use crate::support::{
-    assert_no_original_in, planted_text, settings_for, sse_text_and_json, start_proxy, PLANTED,
+    assert_no_original_in, client, planted_text, settings_for, sse_text_and_json, start_proxy,
+    PLANTED,
 };
 use maskgate::settings::{Secrets, Settings};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-}
 
 fn request(prompt: &str, stream: bool) -> Value {
     json!({

@@ -205,3 +205,20 @@ pub fn sse_text_and_json(body: &str) -> (String, String) {
     }
     (text, json)
 }
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// An HTTP client that never goes through a system proxy (tests talk to loopback only).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
