@@ -186,13 +186,13 @@ impl Desktop {
             *settings = changed.clone();
             changed
         };
-        settings
-            .save(&self.settings_path)
-            .map_err(|e| e.to_string())?;
+        // Applied first, then saved: once the file says so, the proxy already does it.
         if !matches!(self.status(), Status::Paused) {
             self.start(app).await;
         }
-        Ok(())
+        settings
+            .save(&self.settings_path)
+            .map_err(|e| format!("applied, but not saved: {e}"))
     }
 
     /// Stores secrets in the keychain (`None` leaves one as it is, `Some("")` removes it).

@@ -32,7 +32,11 @@ impl Drop for DesktopSession {
             .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        let _ = self.xvfb.kill();
+        // SIGTERM, so that Xvfb removes its lock file and the display can be used again.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.xvfb.id().to_string())
+            .status();
         let _ = self.xvfb.wait();
     }
 }
@@ -56,7 +60,13 @@ fn tauri_driver() -> PathBuf {
 
 fn start_session(config: &Path) -> DesktopSession {
     let dir = tempfile::tempdir().expect("session dir");
-    let display = format!(":{}", 90 + std::process::id() % 100);
+    let number = (90..400)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        })
+        .expect("a free X display number");
+    let display = format!(":{number}");
     let xvfb = Command::new("Xvfb")
         .args([
             display.as_str(),
