@@ -105,12 +105,11 @@ impl ProxyConfig {
             None => None,
         };
         let upstream = Upstream::new(&UpstreamConfig {
-            base_url: settings.upstream_url.clone(),
             credential,
             key_mode: gateway.anthropic_key,
             extra_ca_pem,
-            connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(settings.idle_timeout_secs.max(1)),
+            ..UpstreamConfig::new(settings.upstream_url.clone())
         })?;
         Ok(ProxyConfig {
             engine: Arc::new(engine),

@@ -145,10 +145,6 @@ impl PendingText {
         self.held.clear();
         out
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -195,7 +191,11 @@ mod tests {
             pending.push(&r, " now", Escaping::Raw),
             "i-0aaaaaaaaaaaaaaaa now"
         );
-        assert!(pending.is_empty());
+        assert_eq!(
+            pending.finish(&r, Escaping::Raw),
+            "",
+            "nothing is left held"
+        );
     }
 
     #[test]
