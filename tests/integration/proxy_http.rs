@@ -400,3 +400,28 @@ async fn switching_a_kind_off_applies_to_the_next_request() {
     assert!(bodies[0].contains("host PRIVATE_IP_001"));
     assert!(bodies[1].contains("host 10.1.2.3"));
 }
+
+#[tokio::test]
+async fn a_compressed_answer_is_decoded_so_it_can_be_restored() {
+    let upstream = upstream::start().await;
+    let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
+    let answer = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .header("x-test-gzip", "1")
+        .header("accept-encoding", "identity")
+        .json(&request("stop i-0a1b2c3d4e5f67890", false))
+        .send()
+        .await
+        .expect("answer");
+    assert!(answer.headers().get("content-encoding").is_none());
+    let answer: Value = answer.json().await.expect("json");
+    assert_eq!(answer["content"][0]["text"], "Found: i-0a1b2c3d4e5f67890.");
+    let received = upstream.recorder.messages_requests();
+    let sent_encoding = received[0].headers["accept-encoding"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        sent_encoding.contains("gzip"),
+        "maskgate asks for what it can decode: {sent_encoding}"
+    );
+}

@@ -107,7 +107,7 @@ pub fn router(recorder: Arc<Recorder>) -> Router {
         .route("/", head(|| async { StatusCode::OK }))
         .route("/v1/models", get(|| async { Json(json!({"data": [{"type": "model", "id": "claude-test"}], "has_more": false})) }))
         .route("/v1/messages/count_tokens", post(count_tokens))
-        .route("/v1/messages", post(messages))
+        .route("/v1/messages", post(messages_maybe_gzipped))
         .fallback(any(|| async { (StatusCode::NOT_FOUND, Json(json!({"type":"error","error":{"type":"not_found_error","message":"no such path"}}))) }))
         .layer(axum::middleware::from_fn_with_state(recorder, record))
 }
@@ -168,6 +168,30 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         Json(json!({"type":"error","error":{"type":kind,"message":message}})),
     )
         .into_response()
+}
+
+/// Like the real API behind a compressing gateway: a plain JSON answer comes gzip-encoded when
+/// the client accepts gzip and asks for it with `x-test-gzip`.
+async fn messages_maybe_gzipped(headers: HeaderMap, body: Json<Value>) -> Response {
+    let answer = messages(body).await;
+    let accepts_gzip = headers
+        .get("accept-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    if !headers.contains_key("x-test-gzip") || !accepts_gzip {
+        return answer;
+    }
+    let (mut parts, body) = answer.into_parts();
+    let plain = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &plain).expect("gzip");
+    parts
+        .headers
+        .insert("content-encoding", "gzip".parse().expect("header"));
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Body::from(encoder.finish().expect("gzip")))
 }
 
 async fn messages(Json(body): Json<Value>) -> Response {
