@@ -26,7 +26,7 @@ apt_install() {
 
 setup_system() {
   apt_install build-essential pkg-config ca-certificates curl libdbus-1-dev \
-    libwebkit2gtk-4.1-dev libayatana-appindicator3-1
+    libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
   if ! command -v cargo >/dev/null; then
     echo "setup: no Rust toolchain found; installing Debian's cargo"
     apt_install cargo rustc
