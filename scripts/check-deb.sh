@@ -11,7 +11,7 @@ echo "check-deb: installing $deb"
 as_root dpkg -i "$deb" >/dev/null || { as_root apt-get install -f -y -qq >/dev/null; as_root dpkg -i "$deb" >/dev/null; }
 dpkg -s maskgate | grep -E '^(Version|Depends):'
 log="$(mktemp)"
-/usr/bin/maskgate --headless --listen 127.0.0.1:0 --upstream http://127.0.0.1:9 --config "$(mktemp -d)/config.toml" 2>"$log" &
+NO_COLOR=1 /usr/bin/maskgate --headless --listen 127.0.0.1:0 --upstream http://127.0.0.1:9 --config "$(mktemp -d)/config.toml" 2>"$log" &
 pid=$!
 for _ in $(seq 50); do grep -q 'address=' "$log" && break; sleep 0.2; done
 address="$(grep -o 'address=[0-9.:]*' "$log" | head -1 | cut -d= -f2)"

@@ -125,8 +125,10 @@ fn run_app(_config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Resu
 }
 
 fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "maskgate=info".into()),
