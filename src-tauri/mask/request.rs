@@ -150,7 +150,7 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
         .build(originals.iter().map(|(o, _, _)| o))
         .expect("originals build an automaton");
     let first_text = originals[0].1;
-    for (i, text) in texts.iter().enumerate().skip(first_text) {
+    for (i, text) in texts.iter().enumerate().filter(|(i, _)| *i >= first_text) {
         let t = text.as_bytes();
         let mut added = false;
         for m in sweep.find_iter(text) {

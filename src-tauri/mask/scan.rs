@@ -259,7 +259,9 @@ fn classify_labels(name: &[u8], start: usize) -> HostClass {
         .iter()
         .all(|&b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
         && first.iter().filter(|b| b.is_ascii_digit()).count() <= 1;
-    if public_service && labels().skip(1).all(|l| is_region(l) || l == b"dualstack") {
+    let mut after_first = labels();
+    after_first.next();
+    if public_service && after_first.all(|l| is_region(l) || l == b"dualstack") {
         return HostClass::PublicEndpoint;
     }
     let has = |wanted: &[u8]| labels().any(|l| l == wanted);
