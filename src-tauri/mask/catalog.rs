@@ -6,17 +6,53 @@
 //! costs nothing where its anchors do not occur. Order matters only to break ties between two
 //! kinds that claim exactly the same span: the earlier kind wins.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use super::scan::{
     boundary_after, boundary_before, cidr_suffix, is_base64, is_lower_hex, is_private_ipv4,
     is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid, run_len, run_start,
-    skip_gap, HostClass,
+    skip_gap, Arn, AwsHost, HostClass,
 };
 
-/// Finds the spans an anchor hit stands for. `hit` is where the anchor matched
-/// (ASCII case-insensitively); matchers check the exact case they need.
-pub type Matcher = fn(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>);
+/// Finds the spans an anchor hit stands for. The anchor matched ASCII case-insensitively;
+/// matchers check the exact case they need.
+pub type Matcher = fn(at: &Hit, out: &mut Vec<Range<usize>>);
+
+/// One occurrence of an anchor in a text. The parses several kinds share (the ARN or the AWS
+/// host name the anchor belongs to) run at most once per hit, however many kinds ask.
+pub struct Hit<'t> {
+    pub text: &'t str,
+    /// Where the anchor matched.
+    pub range: Range<usize>,
+    arn: OnceCell<Option<Arn>>,
+    host: OnceCell<Option<AwsHost>>,
+}
+
+impl<'t> Hit<'t> {
+    pub fn new(text: &'t str, range: Range<usize>) -> Hit<'t> {
+        Hit {
+            text,
+            range,
+            arn: OnceCell::new(),
+            host: OnceCell::new(),
+        }
+    }
+
+    /// The ARN starting at the hit.
+    fn arn(&self) -> Option<&Arn> {
+        self.arn
+            .get_or_init(|| parse_arn(self.text, self.range.start))
+            .as_ref()
+    }
+
+    /// The AWS host name ending with the hit (a domain suffix such as `.amazonaws.com`).
+    fn aws_host(&self) -> Option<&AwsHost> {
+        self.host
+            .get_or_init(|| parse_aws_host(self.text.as_bytes(), self.range.clone()))
+            .as_ref()
+    }
+}
 
 /// One category of identifier.
 pub struct Kind {
@@ -290,7 +326,8 @@ fn is_exact(text: &str, hit: &Range<usize>, literal: &str) -> bool {
     text.as_bytes()[hit.clone()] == *literal.as_bytes()
 }
 
-fn hex_resource_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn hex_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
         return;
@@ -301,17 +338,20 @@ fn hex_resource_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     }
 }
 
-fn lambda_arn(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    if let Some(arn) = parse_arn(text, hit.start) {
-        if &text[arn.service] == "lambda" && text[arn.resource].starts_with("function:") {
-            out.push(arn.span);
+fn lambda_arn(at: &Hit, out: &mut Vec<Range<usize>>) {
+    if let Some(arn) = at.arn() {
+        let text = at.text;
+        if &text[arn.service.clone()] == "lambda"
+            && text[arn.resource.clone()].starts_with("function:")
+        {
+            out.push(arn.span.clone());
         }
     }
 }
 
-fn any_arn(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    if let Some(arn) = parse_arn(text, hit.start) {
-        out.push(arn.span);
+fn any_arn(at: &Hit, out: &mut Vec<Range<usize>>) {
+    if let Some(arn) = at.arn() {
+        out.push(arn.span.clone());
     }
 }
 
@@ -336,7 +376,8 @@ const NOT_BUCKET_LEADS: &[&str] = &[
     "create", "delete", "get", "put", "head", "list", "describe", "update", "aws", "s3", "gcs",
 ];
 
-fn s3_bucket(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn s3_bucket(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     let anchor = &t[hit.clone()];
     if anchor.ends_with(b"://") {
@@ -347,20 +388,18 @@ fn s3_bucket(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     }
     let is = |literal: &[u8]| anchor.eq_ignore_ascii_case(literal);
     match () {
-        () if is(b".amazonaws.com") => {
-            match parse_aws_host(t, hit.clone()).map(|h| (h.span, h.class)) {
-                Some((span, HostClass::S3VirtualHost { bucket_end })) => {
-                    out.push(span.start..bucket_end)
-                }
-                Some((span, HostClass::S3PathStyle)) if t.get(span.end) == Some(&b'/') => {
-                    out.extend(bucket_at(t, span.end + 1));
-                }
-                _ => {}
+        () if is(b".amazonaws.com") => match at.aws_host().map(|h| (h.span.clone(), h.class)) {
+            Some((span, HostClass::S3VirtualHost { bucket_end })) => {
+                out.push(span.start..bucket_end)
             }
-        }
+            Some((span, HostClass::S3PathStyle)) if t.get(span.end) == Some(&b'/') => {
+                out.extend(bucket_at(t, span.end + 1));
+            }
+            _ => {}
+        },
         () if is(b"arn:") => {
-            if let Some(arn) = parse_arn(text, hit.start) {
-                if &text[arn.service] == "s3" && arn.account.is_none() {
+            if let Some(arn) = at.arn() {
+                if &text[arn.service.clone()] == "s3" && arn.account.is_none() {
                     let name = &t[arn.resource.clone()];
                     let len = name.iter().position(|&b| b == b'/').unwrap_or(name.len());
                     if len >= 3 {
@@ -460,12 +499,13 @@ fn account_number_at(t: &[u8], start: usize) -> Option<usize> {
     boundary_after(t, end).then_some(end)
 }
 
-fn account_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     let is = |literal: &[u8]| t[hit.clone()].eq_ignore_ascii_case(literal);
     match () {
         () if is(b"arn:") => {
-            if let Some(account) = parse_arn(text, hit.start).and_then(|a| a.account) {
+            if let Some(account) = at.arn().and_then(|a| a.account.clone()) {
                 out.push(account);
             }
         }
@@ -521,7 +561,8 @@ fn is_label_gap(b: u8) -> bool {
     super::scan::is_label_gap(b)
 }
 
-fn iam_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn iam_id(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     if !boundary_before(t, hit.start) || !t[hit.clone()].iter().all(|b| is_upper_alnum(*b)) {
         return;
@@ -532,14 +573,16 @@ fn iam_id(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     }
 }
 
-/// A 40-character base64 run at `start` with nothing base64 on either side.
+/// A 40-character base64 run at `start` with nothing base64 on either side (an `=` may lead
+/// in, as in `KEY=value`, but not pad it out).
 fn secret_at(t: &[u8], start: usize) -> Option<Range<usize>> {
-    let before_ok = start == 0 || !(is_base64(t[start - 1]) || t[start - 1] == b'=');
+    let before_ok = start == 0 || !is_base64(t[start - 1]);
     let n = run_len(t, start, is_base64);
     (before_ok && n == 40 && t.get(start + n) != Some(&b'=')).then_some(start..start + 40)
 }
 
-fn secret_access_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn secret_access_key(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     let is_key_id = t[hit.clone()] == *b"AKIA" || t[hit.clone()] == *b"ASIA";
     if !is_key_id {
@@ -553,7 +596,7 @@ fn secret_access_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>)
         return;
     }
     let mut id = Vec::new();
-    iam_id(text, hit, &mut id);
+    iam_id(at, &mut id);
     let Some(id) = id.pop() else { return };
     // Near a key ID: a mixed-case 40-character run within the next few lines (a 40-hex
     // git SHA has no capitals and is left alone).
@@ -579,7 +622,8 @@ fn secret_access_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>)
     }
 }
 
-fn session_token(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn session_token(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     let encoded_prefix = SESSION_TOKEN_PREFIXES
         .iter()
@@ -615,19 +659,22 @@ fn private_address(text: &str, hit: &Range<usize>) -> Option<usize> {
     is_private_ipv4(octets).then_some(end)
 }
 
-fn private_cidr(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn private_cidr(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     if let Some(end) = private_address(text, &hit).and_then(|e| cidr_suffix(text.as_bytes(), e)) {
         out.push(hit.start..end);
     }
 }
 
-fn private_ipv4(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn private_ipv4(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     if let Some(end) = private_address(text, &hit) {
         out.push(hit.start..end);
     }
 }
 
-fn ec2_private_dns(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     if !boundary_before(t, hit.start) || !is_exact(text, &hit, "ip-") {
         return;
@@ -669,43 +716,44 @@ fn ec2_private_dns(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     out.push(hit.start..end);
 }
 
-fn host_of_class(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>, wanted: HostClass) {
-    if let Some(host) = parse_aws_host(text.as_bytes(), hit) {
+fn host_of_class(at: &Hit, out: &mut Vec<Range<usize>>, wanted: HostClass) {
+    if let Some(host) = at.aws_host() {
         if host.class == wanted {
-            out.push(host.span);
+            out.push(host.span.clone());
         }
     }
 }
 
-fn rds_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::Rds);
+fn rds_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::Rds);
 }
 
-fn elasticache_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::ElastiCache);
+fn elasticache_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::ElastiCache);
 }
 
-fn elb_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::LoadBalancer);
+fn elb_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::LoadBalancer);
 }
 
-fn eks_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::Eks);
+fn eks_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::Eks);
 }
 
-fn api_gateway_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::ApiGateway);
+fn api_gateway_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::ApiGateway);
 }
 
-fn cloudfront_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::CloudFront);
+fn cloudfront_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::CloudFront);
 }
 
-fn other_aws_host(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    host_of_class(text, hit, out, HostClass::Other);
+fn other_aws_host(at: &Hit, out: &mut Vec<Range<usize>>) {
+    host_of_class(at, out, HostClass::Other);
 }
 
-fn route53_zone(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn route53_zone(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     if !is_label(t, &hit) {
         return;
@@ -730,7 +778,8 @@ fn route53_zone(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
     }
 }
 
-fn kms_key(text: &str, hit: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn kms_key(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
     if t[hit.clone()].eq_ignore_ascii_case(b"mrk-") {
         let n = run_len(t, hit.end, is_lower_hex);

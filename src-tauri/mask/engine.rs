@@ -1,5 +1,7 @@
-//! String → spans. One Aho-Corasick pass finds every anchor literal of every enabled kind;
-//! each hit runs only the matchers of the kinds that own that anchor. Custom patterns (user
+//! String → spans. Every anchor literal of every enabled kind is found, overlapping ones
+//! included, and each hit runs only the matchers of the kinds that own that anchor. Anchors
+//! holding a `-`, `.`, `:` or `_` (`i-`, `arn:`, `.amazonaws.com`) are reached with `memchr`
+//! from that byte; the rest (`account`, `AKIA` …) by one literal search. Custom patterns (user
 //! regexes, which may have no literal to anchor on) run as their own regex searches.
 //!
 //! Overlapping candidates resolve as: earliest start, then longest, then rule order. The same
@@ -9,11 +11,11 @@
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{Kind, CATALOG};
+use super::catalog::{Hit, Kind, CATALOG};
 
 /// A user-defined pattern that behaves like a built-in kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,8 +96,7 @@ pub const TOKEN_TEXT_KIND: &str = "token_text";
 /// every request.
 pub struct Engine {
     rules: Vec<Rule>,
-    anchors: AhoCorasick,
-    targets: Vec<Vec<Target>>,
+    anchors: Anchors,
     custom_rules: Vec<usize>,
 }
 
@@ -159,16 +160,14 @@ impl Engine {
                 Target::TokenShape(index),
             );
         }
-        let anchors = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&literals)
-            .expect("anchor literals build an automaton");
+        let mut anchors = Anchors::default();
+        for (literal, targets) in literals.into_iter().zip(targets) {
+            anchors.add(literal.into_bytes(), targets);
+        }
+        anchors.build_words();
         Ok(Engine {
             rules,
             anchors,
-            targets,
             custom_rules,
         })
     }
@@ -179,28 +178,27 @@ impl Engine {
 
     /// Finds the identifiers (and token-shaped text) in `text`, non-overlapping and in order,
     /// into `findings` (cleared first).
-    pub fn scan(&self, text: &str, findings: &mut Vec<Finding>) {
+    pub fn scan(&self, text: &str, scratch: &mut Scratch, findings: &mut Vec<Finding>) {
         findings.clear();
-        let mut spans = Vec::new();
-        // Overlapping: `ami-` must not hide `i-`, nor `.amazonaws.com/` hide `.amazonaws.com`.
-        for found in self.anchors.find_overlapping_iter(text) {
-            let hit = found.range();
-            for target in &self.targets[found.pattern().as_usize()] {
+        let t = text.as_bytes();
+        let mut on_anchor = |hit: Range<usize>, targets: &[Target]| {
+            let at = Hit::new(text, hit);
+            for target in targets {
                 match *target {
                     Target::Rule(rule) => {
                         let Source::Builtin(kind) = self.rules[rule].source else {
                             continue;
                         };
-                        spans.clear();
-                        (kind.matcher)(text, hit.clone(), &mut spans);
-                        findings.extend(spans.drain(..).map(|span| Finding {
+                        scratch.spans.clear();
+                        (kind.matcher)(&at, &mut scratch.spans);
+                        findings.extend(scratch.spans.drain(..).map(|span| Finding {
                             span,
                             rule,
                             token_text: false,
                         }));
                     }
                     Target::TokenShape(rule) => {
-                        if let Some(span) = token_shape(text, hit.clone()) {
+                        if let Some(span) = token_shape(t, at.range.clone()) {
                             findings.push(Finding {
                                 span,
                                 rule,
@@ -209,6 +207,37 @@ impl Engine {
                         }
                     }
                 }
+            }
+        };
+        for table in &self.anchors.by_trigger {
+            for p in memchr::memchr_iter(table.trigger, t) {
+                let before = p.checked_sub(1).map_or(0, |i| t[i].to_ascii_lowercase());
+                let after = t.get(p + 1).map_or(0, u8::to_ascii_lowercase);
+                let candidates = table
+                    .anchors_before(before)
+                    .iter()
+                    .chain(table.anchors_after(after));
+                for &index in candidates {
+                    let anchor = &self.anchors.triggered[index];
+                    let Some(start) = p.checked_sub(anchor.trigger_at) else {
+                        continue;
+                    };
+                    let end = start + anchor.literal.len();
+                    if t.get(start..end)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(&anchor.literal))
+                    {
+                        on_anchor(start..end, &anchor.targets);
+                    }
+                }
+            }
+        }
+        if let Some(words) = &self.anchors.words {
+            lower_into(t, &mut scratch.lowered);
+            for found in words.find_iter(&scratch.lowered) {
+                on_anchor(
+                    found.range(),
+                    &self.anchors.word_targets[found.pattern().as_usize()],
+                );
             }
         }
         for &rule in &self.custom_rules {
@@ -229,9 +258,118 @@ impl Engine {
     }
 }
 
+/// `t` with ASCII upper-case letters lowered, into `out`; written so that it vectorises.
+fn lower_into(t: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.resize(t.len(), 0);
+    for (lower, &b) in out.iter_mut().zip(t) {
+        *lower = b | (u8::from(b.wrapping_sub(b'A') < 26) << 5);
+    }
+}
+
+/// Reusable buffers for [`Engine::scan`], so that scanning many strings allocates once.
+#[derive(Default)]
+pub struct Scratch {
+    lowered: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+/// Bytes that make an anchor findable with `memchr`: an anchor holding one is found from its
+/// first occurrence of such a byte; the others (words such as `account`) by a literal search.
+const TRIGGER_BYTES: &[u8] = b"-.:_";
+
+/// An anchor found through its trigger byte.
+struct TriggeredAnchor {
+    /// Lower-case.
+    literal: Vec<u8>,
+    /// Offset of the trigger byte in `literal`.
+    trigger_at: usize,
+    targets: Vec<Target>,
+}
+
+/// The anchors that share one trigger byte, indexed by the (lower-cased) byte next to the
+/// trigger: the one before it, or the one after it when the anchor starts with the trigger.
+/// A trigger byte in the text thus costs two table lookups, and a comparison per anchor only
+/// where its neighbouring byte fits.
+struct TriggerTable {
+    trigger: u8,
+    by_byte_before: Box<[Vec<usize>; 256]>,
+    by_byte_after: Box<[Vec<usize>; 256]>,
+}
+
+impl TriggerTable {
+    fn new(trigger: u8) -> TriggerTable {
+        TriggerTable {
+            trigger,
+            by_byte_before: Box::new(std::array::from_fn(|_| Vec::new())),
+            by_byte_after: Box::new(std::array::from_fn(|_| Vec::new())),
+        }
+    }
+
+    fn anchors_before(&self, byte: u8) -> &[usize] {
+        &self.by_byte_before[usize::from(byte)]
+    }
+
+    fn anchors_after(&self, byte: u8) -> &[usize] {
+        &self.by_byte_after[usize::from(byte)]
+    }
+}
+
+/// Every enabled anchor, split by how it is found. Anchors are matched ASCII
+/// case-insensitively; the matchers check the case they need.
+#[derive(Default)]
+struct Anchors {
+    triggered: Vec<TriggeredAnchor>,
+    by_trigger: Vec<TriggerTable>,
+    word_literals: Vec<Vec<u8>>,
+    word_targets: Vec<Vec<Target>>,
+    /// Searched in a lower-cased copy of the text (a case-sensitive search keeps the fast
+    /// vectorised prefilter that a case-insensitive one loses).
+    words: Option<AhoCorasick>,
+}
+
+impl Anchors {
+    fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>) {
+        let Some(trigger_at) = literal.iter().position(|b| TRIGGER_BYTES.contains(b)) else {
+            self.word_literals.push(literal);
+            self.word_targets.push(targets);
+            return;
+        };
+        let trigger = literal[trigger_at];
+        let table = match self.by_trigger.iter().position(|t| t.trigger == trigger) {
+            Some(i) => &mut self.by_trigger[i],
+            None => {
+                self.by_trigger.push(TriggerTable::new(trigger));
+                self.by_trigger.last_mut().expect("just pushed")
+            }
+        };
+        // Anchors are at least two bytes long (a trigger byte is never a whole anchor).
+        let slot = match trigger_at {
+            0 => &mut table.by_byte_after[usize::from(literal[1])],
+            n => &mut table.by_byte_before[usize::from(literal[n - 1])],
+        };
+        slot.push(self.triggered.len());
+        self.triggered.push(TriggeredAnchor {
+            literal,
+            trigger_at,
+            targets,
+        });
+    }
+
+    fn build_words(&mut self) {
+        if self.word_literals.is_empty() {
+            return;
+        }
+        let words = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&self.word_literals)
+            .expect("anchor words build an automaton");
+        self.words = Some(words);
+    }
+}
+
 /// `PREFIX_` followed by digits, matched exactly (the anchor search ignores case).
-fn token_shape(text: &str, hit: Range<usize>) -> Option<Range<usize>> {
-    let t = text.as_bytes();
+fn token_shape(t: &[u8], hit: Range<usize>) -> Option<Range<usize>> {
     if t[hit.clone()].iter().any(u8::is_ascii_lowercase) {
         return None;
     }
@@ -308,4 +446,61 @@ fn validate_custom(pattern: &CustomPattern, all: &[CustomPattern]) -> Result<Reg
         });
     }
     Ok(regex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(&str, String)> {
+        let engine = Engine::with_all_builtins();
+        let mut findings = Vec::new();
+        engine.scan(text, &mut Scratch::default(), &mut findings);
+        findings
+            .iter()
+            .map(|f| (&text[f.span.clone()], engine.rules()[f.rule].id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn anchors_are_found_in_any_case_and_inside_one_another() {
+        // `ami-` ends with `i-`, `tgw-attach-` starts with `tgw-`, the ECR host holds an
+        // account anchor; labels come upper-case and camel-case.
+        let text = "ami-0123456789abcdef0 tgw-attach-0a1b2c3d4e5f67890 ACCOUNT_ID=123456789012 \
+                    AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY \
+                    {\"OwnerId\": \"210987654321\"} 123456789012.dkr.ecr.us-east-1.amazonaws.com/app";
+        let expected = [
+            ("ami-0123456789abcdef0", "ami"),
+            ("tgw-attach-0a1b2c3d4e5f67890", "other_ec2_resource"),
+            ("123456789012", "account_id"),
+            (
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "secret_access_key",
+            ),
+            ("210987654321", "account_id"),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "aws_hostname",
+            ),
+        ];
+        let expected: Vec<(&str, String)> = expected
+            .iter()
+            .map(|(s, k)| (*s, (*k).to_owned()))
+            .collect();
+        assert_eq!(found(text), expected);
+    }
+
+    #[test]
+    fn token_shaped_text_is_found_only_in_upper_case_with_digits() {
+        let text = "EC2_INSTANCE_004 ec2_instance_004 EC2_INSTANCE_ VPC_12";
+        let engine = Engine::with_all_builtins();
+        let mut findings = Vec::new();
+        engine.scan(text, &mut Scratch::default(), &mut findings);
+        let spans: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.token_text)
+            .map(|f| &text[f.span.clone()])
+            .collect();
+        assert_eq!(spans, ["EC2_INSTANCE_004", "VPC_12"]);
+    }
 }

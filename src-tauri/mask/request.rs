@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::de::IgnoredAny;
 
-use super::engine::{Engine, Finding, TOKEN_TEXT_KIND};
+use super::engine::{Engine, Finding, Scratch, TOKEN_TEXT_KIND};
 use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
@@ -125,10 +125,11 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
 /// an earlier text's mask.
 fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
     let mut findings: Vec<Vec<Finding>> = Vec::with_capacity(texts.len());
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     for text in texts {
-        engine.scan(text, &mut scratch);
-        findings.push(std::mem::take(&mut scratch));
+        let mut found = Vec::new();
+        engine.scan(text, &mut scratch, &mut found);
+        findings.push(found);
     }
     // Each distinct original: where it was first found and which rule found it.
     let mut originals: Vec<(&str, usize, usize)> = Vec::new();
@@ -145,7 +146,9 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
     if originals.is_empty() {
         return findings;
     }
+    // Few patterns, searched once: an automaton that is quick to build beats a fast one.
     let sweep = AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
         .match_kind(MatchKind::LeftmostLongest)
         .build(originals.iter().map(|(o, _, _)| o))
         .expect("originals build an automaton");

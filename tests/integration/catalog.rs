@@ -160,6 +160,13 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        &[(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "secret_access_key",
+        )],
+    ),
+    (
         "\"SecretAccessKey\": \"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\"",
         &[(
             "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
