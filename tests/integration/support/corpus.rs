@@ -162,7 +162,12 @@ pub fn planted(rng: &mut Rng) -> Planted {
         }
         13 => {
             let id = rng.chars(BASE64, 40);
-            (id.clone(), format!("aws_secret_access_key = {id}"))
+            let line = match rng.below(3) {
+                0 => format!("aws_secret_access_key = {id}"),
+                1 => format!("export AWS_SECRET_ACCESS_KEY={id}"),
+                _ => format!("\"SecretAccessKey\": \"{id}\","),
+            };
+            (id, line)
         }
         14 => {
             let id = format!("IQoJb3JpZ2luX2Vj{}", rng.chars(BASE64, 300));
