@@ -10,9 +10,9 @@ use std::cell::OnceCell;
 use std::ops::Range;
 
 use super::scan::{
-    boundary_after, boundary_before, cidr_suffix, is_base64, is_lower_hex, is_private_ipv4,
-    is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid, run_len, run_start,
-    skip_gap, Arn, AwsHost, HostClass,
+    boundary_after, boundary_before, cidr_suffix, is_base64, is_label_gap, is_lower_hex,
+    is_private_ipv4, is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid, run_len,
+    run_start, skip_gap, Arn, AwsHost, HostClass,
 };
 
 /// Finds the spans an anchor hit stands for. The anchor matched ASCII case-insensitively;
@@ -226,7 +226,7 @@ pub static CATALOG: &[Kind] = &[
         example: "orders.c9akciq32.us-east-1.rds.amazonaws.com",
         token_prefix: "RDS_ENDPOINT",
         anchors: &[".amazonaws.com"],
-        matcher: rds_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::Rds),
         found_by_context: false,
     },
     Kind {
@@ -236,7 +236,7 @@ pub static CATALOG: &[Kind] = &[
         example: "sessions.abc123.ng.0001.use1.cache.amazonaws.com",
         token_prefix: "ELASTICACHE_ENDPOINT",
         anchors: &[".amazonaws.com"],
-        matcher: elasticache_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::ElastiCache),
         found_by_context: false,
     },
     Kind {
@@ -246,7 +246,7 @@ pub static CATALOG: &[Kind] = &[
         example: "internal-api-1234567890.us-east-1.elb.amazonaws.com",
         token_prefix: "LOAD_BALANCER",
         anchors: &[".amazonaws.com"],
-        matcher: elb_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::LoadBalancer),
         found_by_context: false,
     },
     Kind {
@@ -256,7 +256,7 @@ pub static CATALOG: &[Kind] = &[
         example: "A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
         token_prefix: "EKS_ENDPOINT",
         anchors: &[".amazonaws.com"],
-        matcher: eks_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::Eks),
         found_by_context: false,
     },
     Kind {
@@ -266,7 +266,7 @@ pub static CATALOG: &[Kind] = &[
         example: "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
         token_prefix: "API_GATEWAY",
         anchors: &[".amazonaws.com"],
-        matcher: api_gateway_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::ApiGateway),
         found_by_context: false,
     },
     Kind {
@@ -276,7 +276,7 @@ pub static CATALOG: &[Kind] = &[
         example: "d111111abcdef8.cloudfront.net",
         token_prefix: "CLOUDFRONT_DOMAIN",
         anchors: &[".cloudfront.net"],
-        matcher: cloudfront_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::CloudFront),
         found_by_context: false,
     },
     Kind {
@@ -286,7 +286,7 @@ pub static CATALOG: &[Kind] = &[
         example: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
         token_prefix: "AWS_HOSTNAME",
         anchors: &[".amazonaws.com", ".on.aws"],
-        matcher: other_aws_host,
+        matcher: |at, out| host_of_class(at, out, HostClass::Other),
         found_by_context: false,
     },
     Kind {
@@ -557,10 +557,6 @@ fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     }
 }
 
-fn is_label_gap(b: u8) -> bool {
-    super::scan::is_label_gap(b)
-}
-
 fn iam_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
@@ -716,40 +712,13 @@ fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
     out.push(hit.start..end);
 }
 
+/// The whole host name at a domain-suffix anchor, when it is of the `wanted` class.
 fn host_of_class(at: &Hit, out: &mut Vec<Range<usize>>, wanted: HostClass) {
     if let Some(host) = at.aws_host() {
         if host.class == wanted {
             out.push(host.span.clone());
         }
     }
-}
-
-fn rds_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::Rds);
-}
-
-fn elasticache_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::ElastiCache);
-}
-
-fn elb_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::LoadBalancer);
-}
-
-fn eks_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::Eks);
-}
-
-fn api_gateway_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::ApiGateway);
-}
-
-fn cloudfront_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::CloudFront);
-}
-
-fn other_aws_host(at: &Hit, out: &mut Vec<Range<usize>>) {
-    host_of_class(at, out, HostClass::Other);
 }
 
 fn route53_zone(at: &Hit, out: &mut Vec<Range<usize>>) {

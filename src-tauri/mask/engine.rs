@@ -321,6 +321,7 @@ impl TriggerTable {
 struct Anchors {
     triggered: Vec<TriggeredAnchor>,
     by_trigger: Vec<TriggerTable>,
+    /// Collected by `add`, compiled into `words` by `build_words`.
     word_literals: Vec<Vec<u8>>,
     word_targets: Vec<Vec<Target>>,
     /// Searched in a lower-cased copy of the text (a case-sensitive search keeps the fast
@@ -357,12 +358,13 @@ impl Anchors {
     }
 
     fn build_words(&mut self) {
-        if self.word_literals.is_empty() {
+        let literals = std::mem::take(&mut self.word_literals);
+        if literals.is_empty() {
             return;
         }
         let words = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(&self.word_literals)
+            .build(&literals)
             .expect("anchor words build an automaton");
         self.words = Some(words);
     }

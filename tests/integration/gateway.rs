@@ -14,8 +14,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::claude_code::{run_claude, tool_results_and_result};
 use crate::support::{
-    assert_no_original_in, client, free_port, planted_text, settings_for, spawn_headless,
-    start_proxy, upstream, PLANTED,
+    assert_no_original_in, client, free_port, messages_request, planted_text, post_messages,
+    settings_for, spawn_headless, start_proxy, upstream, PLANTED,
 };
 use maskgate::settings::{GatewayAuth, Secrets};
 
@@ -334,7 +334,7 @@ async fn https_to_the_gateway_verifies_its_certificate_against_the_configured_ca
     let tls = make_tls();
     let gateway = start_gateway(upstream.address.port(), Some(&tls));
     let dir = tempfile::tempdir().expect("dir");
-    let body = serde_json::json!({"model": "m", "max_tokens": 1, "stream": true, "messages": [{"role": "user", "content": planted_text()}]});
+    let body = messages_request(&planted_text(), true);
     let secrets = Secrets {
         gateway_secret: Some(TEAM_KEY.into()),
         ..Secrets::default()
@@ -347,12 +347,7 @@ async fn https_to_the_gateway_verifies_its_certificate_against_the_configured_ca
     settings.gateway.auth = GatewayAuth::Key;
     settings.gateway.ca_file = Some(other_ca);
     let proxy = start_proxy(settings.clone(), secrets.clone()).await;
-    let answer = client()
-        .post(format!("{}/v1/messages", proxy.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("answer");
+    let answer = post_messages(&proxy.url(), &body).await;
     assert_eq!(answer.status(), 502);
     let error: Value = answer.json().await.expect("json");
     let message = error["error"]["message"]
@@ -370,12 +365,7 @@ async fn https_to_the_gateway_verifies_its_certificate_against_the_configured_ca
     std::fs::write(&ca, &tls.ca_pem).expect("write");
     settings.gateway.ca_file = Some(ca);
     let proxy = start_proxy(settings, secrets).await;
-    let answer = client()
-        .post(format!("{}/v1/messages", proxy.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("answer");
+    let answer = post_messages(&proxy.url(), &body).await;
     assert_eq!(answer.status(), 200);
     let text = answer.text().await.expect("body");
     assert!(text.contains("i-0a1b2c3d4e5f67890"), "{text}");

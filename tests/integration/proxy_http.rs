@@ -6,20 +6,10 @@ use serde_json::{json, Value};
 
 use crate::support::upstream::{self, sign};
 use crate::support::{
-    assert_no_original_in, client, planted_text, settings_for, sse_text_and_json, start_proxy,
-    PLANTED,
+    assert_no_original_in, client, messages_request, planted_text, post_messages, settings_for,
+    sse_text_and_json, start_proxy, PLANTED,
 };
 use maskgate::settings::{Secrets, Settings};
-
-fn request(prompt: &str, stream: bool) -> Value {
-    json!({
-        "model": "claude-test",
-        "max_tokens": 100,
-        "stream": stream,
-        "system": [{"type": "text", "text": "You are a test."}],
-        "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
-    })
-}
 
 #[tokio::test]
 async fn plain_json_answer_is_restored_and_upstream_sees_only_tokens() {
@@ -29,7 +19,7 @@ async fn plain_json_answer_is_restored_and_upstream_sees_only_tokens() {
     let answer: Value = client()
         .post(format!("{}/v1/messages", proxy.url()))
         .header("x-api-key", "sk-ant-test")
-        .json(&request(&prompt, false))
+        .json(&messages_request(&prompt, false))
         .send()
         .await
         .expect("answer")
@@ -54,7 +44,10 @@ async fn streamed_text_split_across_events_is_restored() {
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
     let body = client()
         .post(format!("{}/v1/messages?beta=true", proxy.url()))
-        .json(&request(&format!("Look at {}", planted_text()), true))
+        .json(&messages_request(
+            &format!("Look at {}", planted_text()),
+            true,
+        ))
         .send()
         .await
         .expect("answer")
@@ -76,7 +69,7 @@ async fn streamed_tool_input_is_restored_and_thinking_is_left_signed() {
     let prompt = format!("RUN_TOOL on {}", planted_text());
     let body = client()
         .post(&url)
-        .json(&request(&prompt, true))
+        .json(&messages_request(&prompt, true))
         .send()
         .await
         .expect("answer")
@@ -155,7 +148,7 @@ async fn headers_query_and_other_paths_pass_through() {
             "claude-code-20250219,interleaved-thinking-2025-05-14",
         )
         .header("anthropic-version", "2023-06-01")
-        .json(&request("hello", false))
+        .json(&messages_request("hello", false))
         .send()
         .await
         .expect("answer");
@@ -175,7 +168,7 @@ async fn headers_query_and_other_paths_pass_through() {
 async fn count_tokens_is_masked_exactly_like_the_message() {
     let upstream = upstream::start().await;
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
-    let mut body = request(&planted_text(), false);
+    let mut body = messages_request(&planted_text(), false);
     body.as_object_mut().expect("object").remove("stream");
     body.as_object_mut().expect("object").remove("max_tokens");
     for path in ["/v1/messages/count_tokens", "/v1/messages"] {
@@ -260,12 +253,7 @@ async fn unreachable_upstream_gives_a_clear_502() {
     let dead = format!("http://{}", closed.local_addr().expect("address"));
     drop(closed);
     let proxy = start_proxy(settings_for(&dead), Secrets::default()).await;
-    let answer = client()
-        .post(format!("{}/v1/messages", proxy.url()))
-        .json(&request("hi", true))
-        .send()
-        .await
-        .expect("answer");
+    let answer = post_messages(&proxy.url(), &messages_request("hi", true)).await;
     assert_eq!(answer.status(), 502);
     let error: Value = answer.json().await.expect("json");
     let message = error["error"]["message"].as_str().expect("message");
@@ -286,7 +274,7 @@ async fn guard_refuses_foreign_hosts_browser_origins_and_missing_tokens() {
     let url = format!("{}/v1/messages", proxy.url());
     let send = |builder: reqwest::RequestBuilder| async move {
         builder
-            .json(&request("hi", false))
+            .json(&messages_request("hi", false))
             .send()
             .await
             .expect("answer")
@@ -334,14 +322,9 @@ async fn guard_refuses_foreign_hosts_browser_origins_and_missing_tokens() {
 async fn upstream_errors_reach_the_client_in_anthropic_format() {
     let upstream = upstream::start().await;
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
-    let mut body = request("hi", true);
+    let mut body = messages_request("hi", true);
     body["model"] = json!("error-529");
-    let answer = client()
-        .post(format!("{}/v1/messages", proxy.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("answer");
+    let answer = post_messages(&proxy.url(), &body).await;
     assert_eq!(answer.status(), 529);
     let error: Value = answer.json().await.expect("json");
     assert_eq!(error["error"]["message"], "test upstream error 529");
@@ -352,12 +335,8 @@ async fn token_text_already_in_the_prompt_is_never_restored() {
     let upstream = upstream::start().await;
     let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
     let prompt = "literal EC2_INSTANCE_001 and real i-0a1b2c3d4e5f67890";
-    let answer: Value = client()
-        .post(format!("{}/v1/messages", proxy.url()))
-        .json(&request(prompt, false))
-        .send()
+    let answer: Value = post_messages(&proxy.url(), &messages_request(prompt, false))
         .await
-        .expect("answer")
         .json()
         .await
         .expect("json");
@@ -377,12 +356,7 @@ async fn switching_a_kind_off_applies_to_the_next_request() {
     let settings = settings_for(&upstream.url());
     let proxy = start_proxy(settings.clone(), Secrets::default()).await;
     let send = || async {
-        client()
-            .post(format!("{}/v1/messages", proxy.url()))
-            .json(&request("host 10.1.2.3", false))
-            .send()
-            .await
-            .expect("answer");
+        post_messages(&proxy.url(), &messages_request("host 10.1.2.3", false)).await;
     };
     send().await;
     let mut off = settings;
@@ -409,7 +383,7 @@ async fn a_compressed_answer_is_decoded_so_it_can_be_restored() {
         .post(format!("{}/v1/messages", proxy.url()))
         .header("x-test-gzip", "1")
         .header("accept-encoding", "identity")
-        .json(&request("stop i-0a1b2c3d4e5f67890", false))
+        .json(&messages_request("stop i-0a1b2c3d4e5f67890", false))
         .send()
         .await
         .expect("answer");

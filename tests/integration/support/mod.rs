@@ -222,3 +222,24 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// A `/v1/messages` body in Claude Code's shape: a system block and one user text block.
+pub fn messages_request(prompt: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": "claude-test",
+        "max_tokens": 100,
+        "stream": stream,
+        "system": [{"type": "text", "text": "You are a test."}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
+    })
+}
+
+/// POSTs `body` to `{base_url}/v1/messages`.
+pub async fn post_messages(base_url: &str, body: &serde_json::Value) -> reqwest::Response {
+    client()
+        .post(format!("{base_url}/v1/messages"))
+        .json(body)
+        .send()
+        .await
+        .expect("answer")
+}
