@@ -6,9 +6,11 @@
 //! - [`proxy`]: the axum server, its guard, the upstream client, Anthropic-style errors.
 //! - [`journal`]: one record per exchange, for the live view, metrics and the audit log.
 //! - [`settings`]: the config file and the keychain-held secrets.
+//! - [`dashboard`]: what the dashboard shows, and the browser dashboard of `--headless --dashboard`.
 //! - `desktop` (feature `desktop`): the Tauri tray app and its dashboard.
 #![forbid(unsafe_code)]
 
+pub mod dashboard;
 #[cfg(feature = "desktop")]
 pub mod desktop;
 pub mod journal;

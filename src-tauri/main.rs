@@ -26,6 +26,13 @@ struct Cli {
     /// Desktop app: open the dashboard window at start instead of only the tray icon.
     #[arg(long)]
     open: bool,
+    /// With --headless: also serve the dashboard to a browser, on --dashboard-listen, behind
+    /// a token printed at start (or taken from MASKGATE_DASHBOARD_TOKEN).
+    #[arg(long, requires = "headless")]
+    dashboard: bool,
+    /// Loopback address for --dashboard.
+    #[arg(long, default_value = maskgate::dashboard::DEFAULT_LISTEN)]
+    dashboard_listen: SocketAddr,
     /// Address to listen on (loopback unless you mean otherwise).
     #[arg(long, env = "MASKGATE_LISTEN")]
     listen: Option<SocketAddr>,
@@ -90,10 +97,17 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Mask { file, json, report }) => {
             run_mask(&settings, file.clone(), *json, *report)
         }
-        None if cli.headless => run_headless(
-            settings,
-            headless_secrets(cli.gateway_secret_file.as_deref())?,
-        ),
+        None if cli.headless => {
+            let dashboard = cli
+                .dashboard
+                .then(|| dashboard_options(config_path, cli.dashboard_listen))
+                .transpose()?;
+            run_headless(
+                settings,
+                headless_secrets(cli.gateway_secret_file.as_deref())?,
+                dashboard,
+            )
+        }
         None => run_app(config_path, settings, &cli),
     }
 }
@@ -109,6 +123,7 @@ fn run_app(config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Resul
         return run_headless(
             settings,
             headless_secrets(cli.gateway_secret_file.as_deref())?,
+            None,
         );
     }
     init_logging();
@@ -121,6 +136,7 @@ fn run_app(_config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Resu
     run_headless(
         settings,
         headless_secrets(cli.gateway_secret_file.as_deref())?,
+        None,
     )
 }
 
@@ -224,7 +240,37 @@ fn run_mask(
     Ok(())
 }
 
-fn run_headless(settings: Settings, secrets: Secrets) -> anyhow::Result<()> {
+/// Where and how the headless browser dashboard is served.
+struct DashboardOptions {
+    listen: SocketAddr,
+    token: String,
+    settings_path: PathBuf,
+}
+
+fn dashboard_options(
+    settings_path: PathBuf,
+    listen: SocketAddr,
+) -> anyhow::Result<DashboardOptions> {
+    if !listen.ip().is_loopback() {
+        bail!("--dashboard-listen {listen}: the dashboard shows originals and only listens on loopback");
+    }
+    let token = match std::env::var("MASKGATE_DASHBOARD_TOKEN") {
+        Ok(token) if token.len() >= 16 => token,
+        Ok(_) => bail!("MASKGATE_DASHBOARD_TOKEN must be at least 16 characters"),
+        Err(_) => maskgate::dashboard::new_token()?,
+    };
+    Ok(DashboardOptions {
+        listen,
+        token,
+        settings_path,
+    })
+}
+
+fn run_headless(
+    settings: Settings,
+    secrets: Secrets,
+    dashboard: Option<DashboardOptions>,
+) -> anyhow::Result<()> {
     init_logging();
     let config = ProxyConfig::from_settings(&settings, &secrets)?;
     let journal = Arc::new(Journal::new(
@@ -244,7 +290,47 @@ fn run_headless(settings: Settings, secrets: Secrets) -> anyhow::Result<()> {
             "maskgate is serving; set ANTHROPIC_BASE_URL=http://{address}"
         );
         let proxy = Proxy::new(config, journal);
-        proxy::serve(listener, proxy, shutdown_signal()).await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dashboard_task = match dashboard {
+            Some(options) => {
+                let listener = TcpListener::bind(options.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", options.listen))?;
+                let at = listener.local_addr()?;
+                // The token is the key to the originals: it goes to the terminal that started
+                // maskgate, never to a log file.
+                eprintln!(
+                    "maskgate: dashboard at http://{at}/#token={}",
+                    options.token
+                );
+                tracing::info!(address = %at, "dashboard serving");
+                let dashboard = maskgate::dashboard::Dashboard::new(
+                    options.settings_path,
+                    settings.clone(),
+                    secrets,
+                    Arc::clone(&proxy),
+                    address,
+                    options.token,
+                );
+                let mut stopped = stopped.clone();
+                Some(tokio::spawn(maskgate::dashboard::serve(
+                    listener,
+                    dashboard,
+                    async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    },
+                )))
+            }
+            None => None,
+        };
+        proxy::serve(listener, proxy, async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        })
+        .await?;
+        if let Some(task) = dashboard_task {
+            task.await??;
+        }
         tracing::info!("stopped");
         Ok(())
     })

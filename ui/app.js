@@ -1,12 +1,60 @@
 // The maskgate dashboard: live exchanges, pattern switches, gateway settings.
-// Talks to the Rust side only through Tauri's IPC (window.__TAURI__); no network, no CDN.
+// One page, two shells: in the desktop window it talks to Rust through Tauri's IPC
+// (window.__TAURI__); in a browser against `maskgate --headless --dashboard` it calls the same
+// commands over HTTP on its own origin, with the token from the address maskgate printed.
+// No other network, no CDN.
 
 const tauri = window.__TAURI__;
-const invoke = (cmd, args) => tauri.core.invoke(cmd, args);
 const $ = (selector) => document.querySelector(selector);
 
-const state = { rows: [], selected: null, detail: null, raw: false, kinds: [], status: null };
-const MAX_ROWS = 500;
+const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? sessionStorage.getItem('maskgate-token');
+if (!tauri && token) {
+  // Kept for this tab only, and out of the address bar (and so out of history and bookmarks).
+  sessionStorage.setItem('maskgate-token', token);
+  history.replaceState(null, '', location.pathname);
+}
+const authorization = { authorization: `Bearer ${token}` };
+
+async function invoke(cmd, args) {
+  if (tauri) return tauri.core.invoke(cmd, args);
+  const response = await fetch(`/api/${cmd}`, {
+    method: 'POST', headers: { ...authorization, 'content-type': 'application/json' }, body: JSON.stringify(args ?? {}),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw answer; // { message }, as Tauri rejects
+  return answer;
+}
+
+// Events: Tauri's, or the server-sent events of /api/events (read with fetch, which can send
+// the token header), reconnecting after a second when the stream ends.
+const handlers = {};
+function listen(name, callback) {
+  if (tauri) tauri.event.listen(name, callback); else handlers[name] = callback;
+}
+async function followEvents() {
+  for (;;) {
+    try {
+      const response = await fetch('/api/events', { headers: authorization });
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const fields = Object.fromEntries(buffer.slice(0, end).split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]));
+          buffer = buffer.slice(end + 2);
+          if (fields.event && handlers[fields.event]) handlers[fields.event]({ payload: JSON.parse(fields.data) });
+        }
+      }
+    } catch (e) { console.warn('event stream', e); }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+const state = { rows: [], selected: null, detail: null, raw: false, kinds: [], status: null, totals: {} };
+const ROW_HEIGHT = 28; // px; every row of the live list has this height (style.css), so only the visible ones are built
 
 // ---- tabs -------------------------------------------------------------------------------
 for (const tab of document.querySelectorAll('[role="tab"]')) {
@@ -49,10 +97,24 @@ function matchesFilter(row, filter) {
 
 function renderRows() {
   const filter = $('#filter').value.trim();
-  const body = $('#exchanges tbody');
-  const shown = state.rows.filter((r) => matchesFilter(r, filter)).slice(0, MAX_ROWS);
+  const list = $('.list');
+  const shown = state.rows.filter((r) => matchesFilter(r, filter));
+  // A virtual list: rows outside the scrolled window are two spacers of the right height.
+  const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - 10);
+  const visible = shown.slice(first, first + Math.ceil(list.clientHeight / ROW_HEIGHT) + 20);
   const fragment = document.createDocumentFragment();
-  for (const row of shown) {
+  const spacer = (rows) => {
+    const tr = document.createElement('tr');
+    tr.className = 'spacer';
+    tr.setAttribute('aria-hidden', 'true');
+    const td = document.createElement('td');
+    td.colSpan = 7;
+    td.style.height = `${rows * ROW_HEIGHT}px`;
+    tr.append(td);
+    return tr;
+  };
+  if (first > 0) fragment.append(spacer(first));
+  for (const row of visible) {
     const tr = document.createElement('tr');
     tr.tabIndex = 0;
     tr.dataset.id = row.id;
@@ -67,15 +129,38 @@ function renderRows() {
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') select(row.id); });
     fragment.append(tr);
   }
-  body.replaceChildren(fragment);
+  const after = shown.length - first - visible.length;
+  if (after > 0) fragment.append(spacer(after));
+  $('#exchanges tbody').replaceChildren(fragment);
   $('#empty').hidden = state.rows.length > 0;
   $('#totals').textContent = `${shown.length} of ${state.rows.length} shown`;
+  renderTotals();
 }
+
+// Identifiers masked this session, per category, newest kinds included as they appear.
+function renderTotals() {
+  const chips = Object.entries(state.totals).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([kind, n]) => {
+    const chip = document.createElement('button');
+    chip.type = 'button';
+    chip.className = 'chip';
+    chip.style.setProperty('--h', hue(kind));
+    chip.textContent = `${kind} ${n}`;
+    chip.title = `Show the exchanges that masked ${kind}`;
+    chip.addEventListener('click', () => { $('#filter').value = kind; renderRows(); });
+    return chip;
+  });
+  $('#kind-totals').replaceChildren(...chips);
+}
+$('.list').addEventListener('scroll', () => scheduleRender());
 $('#filter').addEventListener('input', renderRows);
 
 function upsert(summary) {
   const at = state.rows.findIndex((r) => r.id === summary.id);
-  if (at >= 0) state.rows[at] = summary; else state.rows.unshift(summary);
+  if (at >= 0) state.rows[at] = summary;
+  else {
+    state.rows.unshift(summary);
+    for (const [kind, n] of Object.entries(summary.counts)) state.totals[kind] = (state.totals[kind] ?? 0) + n;
+  }
   scheduleRender();
   if (summary.id === state.selected) select(summary.id);
 }
@@ -286,6 +371,9 @@ async function loadSettings() {
   gatewayForm.elements.secret.placeholder = view.secret_set ? 'stored in the keychain — type to replace' : 'not set';
   gatewayForm.elements.local_token.value = '';
   gatewayForm.elements.local_token.placeholder = view.local_token_set ? 'set — type to replace' : 'none';
+  // The headless dashboard shows the gateway its command line set, read-only.
+  $('#gateway-fields').disabled = !view.editable;
+  $('#gateway-readonly').hidden = view.editable;
 }
 
 const result = (text, bad) => { const o = $('#settings-result'); o.textContent = text; o.className = 'wide' + (bad ? ' error-text' : ''); };
@@ -315,14 +403,16 @@ $('#setup-claude').addEventListener('click', async () => {
 });
 
 // ---- start ------------------------------------------------------------------------------
-tauri.event.listen('journal', ({ payload }) => {
+listen('journal', ({ payload }) => {
   if (payload.event === 'record') upsert(payload);
   if (payload.event === 'response_chunk' && payload.id === state.selected && state.detail) {
     state.detail.response += payload.text;
     $('#answer').replaceChildren(block('answer (streaming)', answerText(state.detail.response), []));
   }
 });
-tauri.event.listen('status', ({ payload }) => showStatus(payload));
+listen('status', ({ payload }) => showStatus(payload));
+if (!tauri) followEvents();
 showStatus(await invoke('status'));
 state.rows = await invoke('exchanges');
+for (const kind of await invoke('catalog')) state.totals[kind.id] = kind.count;
 renderRows();

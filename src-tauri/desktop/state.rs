@@ -1,29 +1,18 @@
 //! What the desktop app holds: the settings and their file, the keychain secrets, the journal,
 //! and the proxy with its listener — started, paused, resumed and reconfigured here.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::Serialize;
 use tauri::Emitter;
 
 use super::notify::Notifier;
 use super::tray;
+pub use crate::dashboard::views::Status;
 use crate::journal::Journal;
 use crate::proxy::{self, Proxy, ProxyConfig, RunningServer};
 use crate::settings::{keychain, Secrets, Settings};
-
-/// The proxy's state as the tray and the dashboard show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum Status {
-    Starting,
-    Running { address: SocketAddr },
-    Paused,
-    Error { message: String },
-}
 
 pub struct Desktop {
     settings_path: PathBuf,

@@ -51,25 +51,32 @@ impl GuardConfig {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        let name = match host.rsplit_once(':') {
-            Some((name, port))
-                if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') =>
-            {
-                name
-            }
-            _ => host,
-        };
-        let name = name.trim_start_matches('[').trim_end_matches(']');
-        let loopback = name.eq_ignore_ascii_case("localhost")
-            || name
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        loopback
+        is_loopback_host(host)
             || self
                 .allowed_hosts
                 .iter()
-                .any(|h| h.eq_ignore_ascii_case(name))
+                .any(|h| h.eq_ignore_ascii_case(host_name(host)))
     }
+}
+
+/// A Host header value without its port (and IPv6 brackets).
+fn host_name(host: &str) -> &str {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    name.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// True when a Host header value names this machine (`localhost`, `127.0.0.1:8082`, `[::1]`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = host_name(host);
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

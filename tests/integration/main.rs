@@ -1,11 +1,13 @@
 //! All integration tests, one binary: the real proxy on loopback in front of a stand-in for
-//! the Anthropic API, driven by plain HTTP, the real Claude Code CLI and the official SDK.
+//! the Anthropic API, driven by plain HTTP, the real Claude Code CLI, the official SDKs, nginx
+//! as the Kong route, the browser dashboard in Chromium and the desktop app.
 
 mod support;
 
 mod catalog;
 mod claude_code;
 mod corpus;
+mod dashboard;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod gateway;

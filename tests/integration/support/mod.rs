@@ -3,6 +3,7 @@
 
 pub mod corpus;
 pub mod upstream;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,0 +1,173 @@
+//! What the dashboard shows, built the same way for both of its shells (the Tauri window and
+//! the browser page of `--headless --dashboard`): exchange details, the catalog with its
+//! switches and counts, pattern previews, the gateway settings without their secrets.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{ExchangeRecord, RecordSummary};
+use crate::mask::catalog::CATALOG;
+use crate::mask::{mask_text, CustomPattern, Engine, TokenEntry};
+use crate::proxy::guard::TOKEN_HEADER;
+use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Settings};
+
+/// The proxy's state as the tray and the dashboard show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    Starting,
+    Running { address: SocketAddr },
+    Paused,
+    Error { message: String },
+}
+
+/// One exchange in full: what left the machine, the token table (originals: memory only,
+/// shown on request), and the restored answer.
+#[derive(Serialize)]
+pub struct ExchangeDetail {
+    summary: RecordSummary,
+    masked_request: String,
+    tokens: Vec<TokenEntry>,
+    response: String,
+}
+
+impl ExchangeDetail {
+    pub fn of(record: &ExchangeRecord) -> ExchangeDetail {
+        ExchangeDetail {
+            summary: record.summary(),
+            masked_request: String::from_utf8_lossy(&record.masked_request).into_owned(),
+            tokens: record.tokens.to_vec(),
+            response: record.response.clone(),
+        }
+    }
+}
+
+/// A built-in kind or custom pattern with its switch and its count this session.
+#[derive(Serialize)]
+pub struct KindView {
+    id: String,
+    label: String,
+    description: String,
+    example: String,
+    token_prefix: String,
+    enabled: bool,
+    custom: bool,
+    regex: Option<String>,
+    count: u64,
+}
+
+/// Every built-in kind, then the custom patterns.
+pub fn catalog(settings: &Settings, totals: &BTreeMap<String, u64>) -> Vec<KindView> {
+    let builtins = CATALOG.iter().map(|k| KindView {
+        id: k.id.to_owned(),
+        label: k.label.to_owned(),
+        description: k.description.to_owned(),
+        example: k.example.to_owned(),
+        token_prefix: k.token_prefix.to_owned(),
+        enabled: !settings.disabled_kinds.contains(k.id),
+        custom: false,
+        regex: None,
+        count: totals.get(k.id).copied().unwrap_or(0),
+    });
+    let custom = settings.custom_patterns.iter().map(|c| {
+        let id = format!("custom:{}", c.name);
+        KindView {
+            count: totals.get(&id).copied().unwrap_or(0),
+            enabled: !settings.disabled_kinds.contains(&id),
+            id,
+            label: c.name.clone(),
+            description: "Custom pattern".to_owned(),
+            example: String::new(),
+            token_prefix: c.token_prefix.clone(),
+            custom: true,
+            regex: Some(c.regex.clone()),
+        }
+    });
+    builtins.chain(custom).collect()
+}
+
+/// Switches one kind (or custom pattern) on or off in `settings`.
+pub fn set_kind_enabled(settings: &mut Settings, id: &str, enabled: bool) {
+    if enabled {
+        settings.disabled_kinds.remove(id);
+    } else {
+        settings.disabled_kinds.insert(id.to_owned());
+    }
+}
+
+#[derive(Serialize)]
+pub struct Preview {
+    masked: String,
+    matches: usize,
+}
+
+/// What a custom pattern would mask in `sample`, before it is saved.
+pub fn preview_pattern(pattern: CustomPattern, sample: &str) -> Result<Preview, String> {
+    let engine =
+        Engine::new(|_| false, std::slice::from_ref(&pattern)).map_err(|e| e.to_string())?;
+    let masked = mask_text(&engine, sample);
+    Ok(Preview {
+        matches: masked.counts.values().sum(),
+        masked: masked.output,
+    })
+}
+
+/// The gateway settings as the page shows them: secrets only as "set" or not.
+#[derive(Serialize, Deserialize)]
+pub struct GatewayView {
+    pub upstream_url: String,
+    pub auth: GatewayAuth,
+    pub key_header: String,
+    pub basic_user: String,
+    pub anthropic_key: AnthropicKey,
+    pub ca_file: Option<String>,
+    pub listen: String,
+    #[serde(default)]
+    pub secret_set: bool,
+    #[serde(default)]
+    pub local_token_set: bool,
+    /// False where the page may look but not change them (the headless dashboard, whose
+    /// gateway comes from the command line).
+    #[serde(default)]
+    pub editable: bool,
+}
+
+impl GatewayView {
+    pub fn of(settings: &Settings, secret_set: bool, local_token_set: bool) -> GatewayView {
+        GatewayView {
+            upstream_url: settings.upstream_url.clone(),
+            auth: settings.gateway.auth,
+            key_header: settings.gateway.key_header.clone(),
+            basic_user: settings.gateway.basic_user.clone(),
+            anthropic_key: settings.gateway.anthropic_key,
+            ca_file: settings
+                .gateway
+                .ca_file
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            listen: settings.listen.to_string(),
+            secret_set,
+            local_token_set,
+            editable: true,
+        }
+    }
+}
+
+/// Writes ANTHROPIC_BASE_URL (and the token header) into ~/.claude/settings.json; says what
+/// it did.
+pub fn set_up_claude_code(
+    address: SocketAddr,
+    local_token: Option<&str>,
+) -> Result<String, String> {
+    let path = claude_code::default_path().ok_or("no home directory")?;
+    let header = local_token.map(|t| format!("{TOKEN_HEADER}: {t}"));
+    let backup =
+        claude_code::point_claude_code_at(&path, &format!("http://{address}"), header.as_deref())
+            .map_err(|e| e.to_string())?;
+    Ok(match backup {
+        Some(backup) => format!("Updated {} (backup: {})", path.display(), backup.display()),
+        None => format!("Created {}", path.display()),
+    })
+}

@@ -1,0 +1,245 @@
+//! The browser dashboard of `maskgate --headless --dashboard`, in headless Chromium driven
+//! through WebDriver (Debian's chromium + chromedriver), against the real headless backend and
+//! the Anthropic stand-in: requests show up live with their tokens highlighted and the session
+//! counters move; thousands of rows stay a short DOM; a category switched off leaves the next
+//! request unmasked; the API refuses callers without the token or from another Host.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::webdriver::{click, eventually, text_of};
+use crate::support::{client, free_port, spawn_headless, upstream};
+
+const TOKEN: &str = "dashboard-test-token-5f0c1e";
+
+/// chromedriver on a free port; killed when dropped.
+struct Chromedriver {
+    process: Child,
+    port: u16,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn start_chromedriver() -> Chromedriver {
+    let port = free_port();
+    let process = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts (install Debian's chromium-driver)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Chromedriver { process, port }
+}
+
+async fn chromium(driver: &Chromedriver, profile: &std::path::Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,800",
+                     format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session in Chromium")
+}
+
+async fn send(proxy: &str, text: &str) -> String {
+    let body = json!({"model": "claude-test", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": text}]});
+    let answer = client()
+        .post(format!("{proxy}/v1/messages"))
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 200);
+    answer.text().await.expect("body")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
+    let upstream = upstream::start().await;
+    let dashboard_port = free_port();
+    let maskgate = spawn_headless(
+        &[
+            "--upstream",
+            &upstream.url(),
+            "--dashboard",
+            "--dashboard-listen",
+            &format!("127.0.0.1:{dashboard_port}"),
+        ],
+        &[("MASKGATE_DASHBOARD_TOKEN", TOKEN)],
+    );
+    let dashboard = format!("http://127.0.0.1:{dashboard_port}");
+    let proxy = maskgate.url();
+
+    // The API: the token is required, other Host names and origins are refused.
+    let api = |path: &str| client().post(format!("{dashboard}/api/{path}"));
+    let refused = api("exchanges").send().await.expect("answer");
+    assert_eq!(refused.status(), 401);
+    let wrong_host = api("exchanges")
+        .bearer_auth(TOKEN)
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(wrong_host.status(), 403);
+    let cross_origin = api("exchanges")
+        .bearer_auth(TOKEN)
+        .header("origin", "http://attacker.example")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(cross_origin.status(), 403);
+
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = chromium(&driver, profile.path()).await;
+    browser
+        .goto(&format!("{dashboard}/#token={TOKEN}"))
+        .await
+        .expect("the dashboard loads");
+    eventually("the status", || async {
+        text_of(&browser, "#status").await.contains("masking on")
+    })
+    .await;
+    assert!(
+        !browser
+            .current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains(TOKEN),
+        "the token stays in the address bar"
+    );
+
+    // Live: a request appears with its tokens highlighted, its answer restored, the
+    // session counters updated.
+    let answer = send(&proxy, "Why is i-0a1b2c3d4e5f67890 at 10.1.2.3 failing?").await;
+    assert!(answer.contains("i-0a1b2c3d4e5f67890"), "{answer}");
+    eventually("the exchange in the list", || async {
+        text_of(&browser, "#totals").await.starts_with("1 of 1")
+    })
+    .await;
+    click(&browser, "#exchanges tbody tr:not(.spacer) td").await;
+    eventually("highlighted tokens", || async {
+        browser
+            .find_all(Locator::Css("#sent mark.tok"))
+            .await
+            .map(|m| m.len() >= 2)
+            .unwrap_or(false)
+    })
+    .await;
+    let mut marks = Vec::new();
+    for mark in browser
+        .find_all(Locator::Css("#sent mark.tok"))
+        .await
+        .expect("marks")
+    {
+        marks.push(mark.attr("title").await.expect("title").unwrap_or_default());
+    }
+    assert!(
+        marks.contains(&"ec2_instance: i-0a1b2c3d4e5f67890".to_owned()),
+        "{marks:?}"
+    );
+    assert!(
+        marks.contains(&"private_ipv4: 10.1.2.3".to_owned()),
+        "{marks:?}"
+    );
+    eventually("the restored answer", || async {
+        text_of(&browser, "#answer")
+            .await
+            .contains("i-0a1b2c3d4e5f67890")
+    })
+    .await;
+    let counters = text_of(&browser, "#kind-totals").await;
+    assert!(
+        counters.contains("ec2_instance 1") && counters.contains("private_ipv4 1"),
+        "{counters}"
+    );
+
+    // Many rows: the list keeps only the visible ones in the page.
+    for n in 0..400 {
+        send(&proxy, &format!("request {n} about vpc-0a1b2c3d")).await;
+    }
+    eventually("401 rows", || async {
+        text_of(&browser, "#totals").await.starts_with("401 of 401")
+    })
+    .await;
+    let built = browser
+        .find_all(Locator::Css("#exchanges tbody tr:not(.spacer)"))
+        .await
+        .expect("rows")
+        .len();
+    assert!(built > 0 && built < 100, "{built} rows built for 401");
+    assert!(text_of(&browser, "#kind-totals").await.contains("vpc 400"));
+
+    // Patterns: private IPv4 off; the next request leaves the address alone.
+    click(&browser, "[data-tab=patterns]").await;
+    click(&browser, "input[data-kind=private_ipv4]").await;
+    eventually("the switch to apply", || async {
+        send(&proxy, "Now i-0a1b2c3d4e5f67890 at 10.1.2.3?").await;
+        let last = upstream
+            .recorder
+            .messages_requests()
+            .pop()
+            .expect("forwarded");
+        String::from_utf8_lossy(&last.body).contains("at 10.1.2.3?")
+    })
+    .await;
+    let last = upstream
+        .recorder
+        .messages_requests()
+        .pop()
+        .expect("forwarded");
+    let body = String::from_utf8_lossy(&last.body);
+    assert!(
+        body.contains("EC2_INSTANCE_001") && !body.contains("i-0a1b2c3d4e5f67890"),
+        "{body}"
+    );
+
+    // Settings: shown, read-only (the headless gateway comes from the command line).
+    click(&browser, "[data-tab=settings]").await;
+    eventually("the settings", || async {
+        browser
+            .find(Locator::Css("#gateway-fields"))
+            .await
+            .expect("fieldset")
+            .attr("disabled")
+            .await
+            .expect("attr")
+            .is_some()
+    })
+    .await;
+    let upstream_field = browser
+        .find(Locator::Css("#gateway-form [name=upstream_url]"))
+        .await
+        .expect("field")
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert_eq!(upstream_field, upstream.url());
+    browser.close().await.expect("close");
+}
