@@ -297,8 +297,8 @@ fn run_headless(
                     .await
                     .with_context(|| format!("cannot listen on {}", options.listen))?;
                 let at = listener.local_addr()?;
-                // The token is the key to the originals: it goes to the terminal that started
-                // maskgate, never to a log file.
+                // The token is the key to the originals: it is printed once to the terminal
+                // that started maskgate, not logged through tracing.
                 eprintln!(
                     "maskgate: dashboard at http://{at}/#token={}",
                     options.token

@@ -100,8 +100,9 @@ function renderRows() {
   const list = $('.list');
   const shown = state.rows.filter((r) => matchesFilter(r, filter));
   // A virtual list: rows outside the scrolled window are two spacers of the right height.
-  const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - 10);
-  const visible = shown.slice(first, first + Math.ceil(list.clientHeight / ROW_HEIGHT) + 20);
+  const first = firstBuiltRow(list);
+  state.firstBuilt = first;
+  const visible = shown.slice(first, first + Math.ceil(list.clientHeight / ROW_HEIGHT) + 30);
   const fragment = document.createDocumentFragment();
   const spacer = (rows) => {
     const tr = document.createElement('tr');
@@ -123,6 +124,7 @@ function renderRows() {
       row.latency_ms != null ? row.latency_ms.toFixed(0) : '…', fmtSize(row.request_bytes), row.masked_total ? `${row.masked_total} (${countsText(row.counts)})` : '0']) {
       const td = document.createElement('td');
       td.textContent = String(text);
+      td.title = td.textContent;
       tr.append(td);
     }
     tr.addEventListener('click', () => select(row.id));
@@ -151,7 +153,10 @@ function renderTotals() {
   });
   $('#kind-totals').replaceChildren(...chips);
 }
-$('.list').addEventListener('scroll', () => scheduleRender());
+// Rebuilt on scroll only when the window of built rows moves (a scroll that brings a row into
+// view for a click must not replace the row being clicked).
+function firstBuiltRow(list) { return Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT / 10) * 10 - 10); }
+$('.list').addEventListener('scroll', (e) => { if (firstBuiltRow(e.target) !== state.firstBuilt) scheduleRender(); });
 $('#filter').addEventListener('input', renderRows);
 
 function upsert(summary) {

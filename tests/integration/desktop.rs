@@ -85,11 +85,12 @@ fn start_session(config: &Path) -> DesktopSession {
         Path::new(&socket).exists()
     });
     let driver_port = free_port();
+    let native_port = free_port();
     let script = format!(
         r#"eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)"
 printf '%s' "$DBUS_SESSION_BUS_ADDRESS" > '{dir}/bus'
 dunst >/dev/null 2>&1 &
-exec '{driver}' --port {driver_port} --native-driver /usr/bin/WebKitWebDriver"#,
+exec '{driver}' --port {driver_port} --native-port {native_port} --native-driver /usr/bin/WebKitWebDriver"#,
         dir = dir.path().display(),
         driver = tauri_driver().display(),
     );
@@ -101,9 +102,17 @@ exec '{driver}' --port {driver_port} --native-driver /usr/bin/WebKitWebDriver"#,
         .env_remove("WAYLAND_DISPLAY")
         .spawn()
         .expect("dbus-run-session starts (install dbus-daemon)");
-    wait_for("tauri-driver", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_ok()
-    });
+    // Both tauri-driver and the WebKitWebDriver it starts must listen before a session is
+    // asked for (on a busy machine the second comes up later).
+    wait_for(
+        "tauri-driver and WebKitWebDriver",
+        Duration::from_secs(30),
+        || {
+            [driver_port, native_port]
+                .iter()
+                .all(|&port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+        },
+    );
     DesktopSession {
         xvfb,
         driver,
