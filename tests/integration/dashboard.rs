@@ -11,7 +11,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::support::webdriver::{click, eventually, text_of};
-use crate::support::{client, free_port, spawn_headless, upstream};
+use crate::support::{
+    client, free_port, messages_request, post_messages, spawn_headless, upstream,
+};
 
 const TOKEN: &str = "dashboard-test-token-5f0c1e";
 
@@ -64,15 +66,9 @@ async fn chromium(driver: &Chromedriver, profile: &std::path::Path) -> Client {
         .expect("a WebDriver session in Chromium")
 }
 
+/// A streamed request through the proxy; the answer's text.
 async fn send(proxy: &str, text: &str) -> String {
-    let body = json!({"model": "claude-test", "max_tokens": 50, "stream": true,
-        "messages": [{"role": "user", "content": text}]});
-    let answer = client()
-        .post(format!("{proxy}/v1/messages"))
-        .json(&body)
-        .send()
-        .await
-        .expect("answer");
+    let answer = post_messages(proxy, &messages_request(text, true)).await;
     assert_eq!(answer.status(), 200);
     answer.text().await.expect("body")
 }

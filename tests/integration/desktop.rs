@@ -13,7 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::support::webdriver::{click, eventually, text_of};
-use crate::support::{client, free_port, upstream};
+use crate::support::{free_port, messages_request, post_messages, upstream};
 
 /// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
 struct DesktopSession {
@@ -145,15 +145,7 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn send(proxy: &str, text: &str) {
-    let body = json!({"model": "claude-test", "max_tokens": 50, "stream": true,
-        "system": [{"type": "text", "text": "You are a test."}],
-        "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]});
-    let answer = client()
-        .post(format!("{proxy}/v1/messages?beta=true"))
-        .json(&body)
-        .send()
-        .await
-        .expect("answer");
+    let answer = post_messages(proxy, &messages_request(text, true)).await;
     assert_eq!(answer.status(), 200);
     answer.text().await.expect("body");
 }

@@ -32,7 +32,11 @@ pub async fn click(client: &Client, css: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let clicked = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.click().await.map(|_| ()).map_err(|e| format!("{e:?}")),
+            Ok(element) => element
+                .click()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
             Err(e) => Err(e.to_string()),
         };
         match clicked {
