@@ -41,6 +41,7 @@ setup_clients() {
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
   (cd "$ROOT/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error)
   if [ ! -x "$ROOT/tests/clients/.venv/bin/python3" ]; then
     python3 -m venv "$ROOT/tests/clients/.venv"
   fi

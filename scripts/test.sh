@@ -8,6 +8,14 @@ setup_system
 setup_clients
 cd "$ROOT"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# The dashboard page: type-checked and built; the committed build (which `cargo build` embeds)
+# must be what its sources give.
+npm --prefix ui run build --silent
+if [ -d .git ] && [ -n "$(git status --porcelain -- ui/dist)" ]; then
+  echo "ui/dist is stale: run 'npm --prefix ui run build' and commit it" >&2
+  git status --short -- ui/dist >&2
+  exit 1
+fi
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked

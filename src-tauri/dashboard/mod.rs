@@ -42,22 +42,23 @@ use views::{ExchangeDetail, GatewayView, Status};
 /// Where the browser dashboard listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
 
-/// The page, built into the binary: no file is read and no network asset is loaded.
+/// The page as Vite built it (`ui/dist`, kept in the repository so that a plain `cargo build`
+/// needs no Node), built into the binary: no file is read and no network asset is loaded.
 const PAGE: &[(&str, &str, &str)] = &[
     (
         "/",
         "text/html; charset=utf-8",
-        include_str!("../../ui/index.html"),
+        include_str!("../../ui/dist/index.html"),
     ),
     (
         "/app.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../ui/app.js"),
+        include_str!("../../ui/dist/app.js"),
     ),
     (
-        "/style.css",
+        "/index.css",
         "text/css; charset=utf-8",
-        include_str!("../../ui/style.css"),
+        include_str!("../../ui/dist/index.css"),
     ),
 ];
 

@@ -1,0 +1,95 @@
+// What the Rust side sends: the shapes of dashboard::views and journal, as serde writes them.
+
+export type Status =
+  | { state: 'starting' }
+  | { state: 'running'; address: string }
+  | { state: 'paused' }
+  | { state: 'error'; message: string };
+
+export interface RecordSummary {
+  id: number;
+  started_unix_ms: number;
+  method: string;
+  path: string;
+  model: string | null;
+  streaming: boolean;
+  status: number | null;
+  outcome: 'in_flight' | 'completed' | 'refused' | 'failed';
+  first_byte_ms: number | null;
+  latency_ms: number | null;
+  request_bytes: number;
+  response_bytes: number;
+  counts: Record<string, number>;
+  masked_total: number;
+  error: string | null;
+}
+
+export type JournalEvent =
+  | ({ event: 'record' } & RecordSummary)
+  | { event: 'response_chunk'; id: number; text: string };
+
+export interface TokenEntry {
+  token: string;
+  original: string;
+  kind: string;
+}
+
+export interface ExchangeDetail {
+  summary: RecordSummary;
+  masked_request: string;
+  tokens: TokenEntry[];
+  response: string;
+}
+
+export interface KindView {
+  id: string;
+  label: string;
+  description: string;
+  example: string;
+  token_prefix: string;
+  enabled: boolean;
+  custom: boolean;
+  regex: string | null;
+  count: number;
+}
+
+export interface CustomPattern {
+  name: string;
+  regex: string;
+  token_prefix: string;
+}
+
+export interface Preview {
+  masked: string;
+  matches: number;
+}
+
+export interface GatewayView {
+  upstream_url: string;
+  auth: 'none' | 'key' | 'bearer' | 'basic';
+  key_header: string;
+  basic_user: string;
+  anthropic_key: 'pass-through' | 'gateway-held';
+  ca_file: string | null;
+  listen: string;
+  secret_set: boolean;
+  local_token_set: boolean;
+  editable: boolean;
+}
+
+export interface Health {
+  status: string;
+  upstream: string;
+  reachable: boolean;
+  http_status: number | null;
+  credentials: string;
+  detail: string;
+}
+
+/// A refused command, as both shells report it.
+export interface CommandError {
+  message: string;
+}
+
+export const messageOf = (error: unknown): string =>
+  typeof error === 'object' && error !== null && 'message' in error ? String((error as CommandError).message) : String(error);

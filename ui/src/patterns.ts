@@ -1,0 +1,105 @@
+// The patterns view: every kind with its switch (applied to the next request, kept across
+// restarts) and its count this session; custom patterns with a live preview before saving.
+
+import { messageOf, type CustomPattern, type KindView, type Preview } from './api';
+import { invoke } from './backend';
+import { $, field } from './dom';
+
+let kinds: KindView[] = [];
+const customForm = $<HTMLFormElement>('#custom-form');
+
+const customPatterns = (): CustomPattern[] =>
+  kinds.filter((k) => k.custom).map((k) => ({ name: k.label, regex: k.regex ?? '', token_prefix: k.token_prefix }));
+
+function kindSwitch(kind: KindView): HTMLInputElement {
+  const toggle = document.createElement('input');
+  toggle.type = 'checkbox';
+  toggle.checked = kind.enabled;
+  toggle.setAttribute('aria-label', `Mask ${kind.label}`);
+  toggle.dataset.kind = kind.id;
+  toggle.addEventListener('change', async () => {
+    try {
+      await invoke('set_kind_enabled', { id: kind.id, enabled: toggle.checked });
+    } catch (error) {
+      toggle.checked = !toggle.checked;
+      $('#patterns-error').textContent = messageOf(error);
+    }
+  });
+  return toggle;
+}
+
+function customActions(kind: KindView): HTMLTableCellElement {
+  const actions = document.createElement('td');
+  const edit = document.createElement('button');
+  edit.type = 'button';
+  edit.textContent = 'Edit';
+  edit.addEventListener('click', () => {
+    field(customForm, 'name').value = kind.label;
+    field(customForm, 'regex').value = kind.regex ?? '';
+    field(customForm, 'token_prefix').value = kind.token_prefix;
+    field(customForm, 'name').focus();
+    void preview();
+  });
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.textContent = 'Delete';
+  remove.addEventListener('click', () => void saveCustom(customPatterns().filter((c) => c.name !== kind.label)));
+  actions.append(edit, ' ', remove);
+  return actions;
+}
+
+export async function loadKinds(): Promise<void> {
+  kinds = await invoke<KindView[]>('catalog');
+  $('#kinds tbody').replaceChildren(...kinds.map((k) => {
+    const tr = document.createElement('tr');
+    const cells: (string | HTMLElement)[] = [kindSwitch(k), `${k.label}\n${k.description}`, k.example || k.regex || '', `${k.token_prefix}_001`, String(k.count)];
+    for (const c of cells) {
+      const td = document.createElement('td');
+      if (typeof c === 'string') { td.textContent = c; td.className = 'multiline'; } else td.append(c);
+      tr.append(td);
+    }
+    if (k.custom) tr.append(customActions(k));
+    return tr;
+  }));
+}
+
+function formPattern(): CustomPattern & { sample: string } {
+  const value = (name: string) => field(customForm, name).value;
+  return { name: value('name').trim(), regex: value('regex'), token_prefix: value('token_prefix'), sample: field<HTMLTextAreaElement>(customForm, 'sample').value };
+}
+
+/// What the pattern in the form would mask in the sample text, as it is typed.
+async function preview(): Promise<void> {
+  const { sample, ...pattern } = formPattern();
+  const out = $('#preview');
+  if (!pattern.name || !pattern.regex || !pattern.token_prefix) { out.textContent = ''; return; }
+  try {
+    const result = await invoke<Preview>('preview_pattern', { pattern, sample });
+    out.className = 'wide';
+    out.textContent = `${result.matches} match(es): ${result.masked}`;
+  } catch (error) {
+    out.className = 'wide error-text';
+    out.textContent = messageOf(error);
+  }
+}
+
+async function saveCustom(patterns: CustomPattern[]): Promise<void> {
+  const out = $('#preview');
+  try {
+    await invoke('save_custom_patterns', { patterns });
+    customForm.reset();
+    out.textContent = '';
+    await loadKinds();
+  } catch (error) {
+    out.className = 'wide error-text';
+    out.textContent = messageOf(error);
+  }
+}
+
+customForm.addEventListener('input', () => void preview());
+// Saving under an existing name replaces that pattern (editing); a new name adds one.
+customForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const { sample: _sample, ...pattern } = formPattern();
+  void saveCustom([...customPatterns().filter((c) => c.name !== pattern.name), pattern]);
+});
