@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 "$ROOT/tests/clients/node_modules/.bin/tauri" build --bundles deb --ci
-deb="$(ls -t target/release/bundle/deb/*.deb | head -1)"
+deb="$(ls -t "${CARGO_TARGET_DIR:-target}"/release/bundle/deb/*.deb | head -1)"
 echo "check-deb: installing $deb"
 as_root dpkg -i "$deb" >/dev/null || { as_root apt-get install -f -y -qq >/dev/null; as_root dpkg -i "$deb" >/dev/null; }
 dpkg -s maskgate | grep -E '^(Version|Depends):'
