@@ -10,7 +10,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::webdriver::{click, eventually, text_of};
+use crate::support::webdriver::{click, count, eventually, highlighted_tokens, text_of};
 use crate::support::{
     client, free_port, messages_request, post_messages, spawn_headless, upstream,
 };
@@ -140,29 +140,13 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     .await;
     click(&browser, "#exchanges tbody tr:not(.spacer) td").await;
     eventually("highlighted tokens", || async {
-        browser
-            .find_all(Locator::Css("#sent mark.tok"))
-            .await
-            .map(|m| m.len() >= 2)
-            .unwrap_or(false)
+        count(&browser, "#sent mark.tok").await >= 2
     })
     .await;
-    let mut marks = Vec::new();
-    for mark in browser
-        .find_all(Locator::Css("#sent mark.tok"))
-        .await
-        .expect("marks")
-    {
-        marks.push(mark.attr("title").await.expect("title").unwrap_or_default());
-    }
-    assert!(
-        marks.contains(&"ec2_instance: i-0a1b2c3d4e5f67890".to_owned()),
-        "{marks:?}"
-    );
-    assert!(
-        marks.contains(&"private_ipv4: 10.1.2.3".to_owned()),
-        "{marks:?}"
-    );
+    let marks = highlighted_tokens(&browser).await;
+    let titled = |title: &str| marks.iter().any(|(_, t)| t == title);
+    assert!(titled("ec2_instance: i-0a1b2c3d4e5f67890"), "{marks:?}");
+    assert!(titled("private_ipv4: 10.1.2.3"), "{marks:?}");
     eventually("the restored answer", || async {
         text_of(&browser, "#answer")
             .await
@@ -183,11 +167,7 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         text_of(&browser, "#totals").await.starts_with("401 of 401")
     })
     .await;
-    let built = browser
-        .find_all(Locator::Css("#exchanges tbody tr:not(.spacer)"))
-        .await
-        .expect("rows")
-        .len();
+    let built = count(&browser, "#exchanges tbody tr:not(.spacer)").await;
     assert!(built > 0 && built < 100, "{built} rows built for 401");
     assert!(text_of(&browser, "#kind-totals").await.contains("vpc 400"));
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::webdriver::{click, eventually, text_of};
+use crate::support::webdriver::{click, count, eventually, highlighted_tokens, text_of};
 use crate::support::{free_port, messages_request, post_messages, upstream};
 
 /// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
@@ -176,33 +176,15 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
 
     // The live view: the exchange appears; its masked request shows highlighted tokens.
     eventually("the exchange in the list", || async {
-        client
-            .find_all(Locator::Css("#exchanges tbody tr"))
-            .await
-            .map(|rows| !rows.is_empty())
-            .unwrap_or(false)
+        count(&client, "#exchanges tbody tr").await > 0
     })
     .await;
     click(&client, "#exchanges tbody tr td").await;
     eventually("highlighted tokens", || async {
-        client
-            .find_all(Locator::Css("#sent mark.tok"))
-            .await
-            .map(|m| m.len() >= 2)
-            .unwrap_or(false)
+        count(&client, "#sent mark.tok").await >= 2
     })
     .await;
-    let mut marks = Vec::new();
-    for mark in client
-        .find_all(Locator::Css("#sent mark.tok"))
-        .await
-        .expect("marks")
-    {
-        marks.push((
-            mark.text().await.expect("text"),
-            mark.attr("title").await.expect("title").unwrap_or_default(),
-        ));
-    }
+    let marks = highlighted_tokens(&client).await;
     assert!(
         marks.contains(&(
             "EC2_INSTANCE_001".into(),

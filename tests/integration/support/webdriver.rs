@@ -46,3 +46,28 @@ pub async fn click(client: &Client, css: &str) {
         }
     }
 }
+
+/// How many elements match `css` now (none when the page cannot say).
+pub async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map_or(0, |found| found.len())
+}
+
+/// The highlighted tokens of the selected exchange's masked request: (token, title), where
+/// the title names the kind and the original.
+pub async fn highlighted_tokens(client: &Client) -> Vec<(String, String)> {
+    let mut marks = Vec::new();
+    for mark in client
+        .find_all(Locator::Css("#sent mark.tok"))
+        .await
+        .expect("marks")
+    {
+        marks.push((
+            mark.text().await.expect("text"),
+            mark.attr("title").await.expect("title").unwrap_or_default(),
+        ));
+    }
+    marks
+}
