@@ -8,7 +8,6 @@
 //! - [`settings`]: the config file and the keychain-held secrets.
 //! - [`dashboard`]: what the dashboard shows, and the browser dashboard of `--headless --dashboard`.
 //! - `desktop` (feature `desktop`): the Tauri tray app and its dashboard.
-#![forbid(unsafe_code)]
 
 pub mod dashboard;
 #[cfg(feature = "desktop")]

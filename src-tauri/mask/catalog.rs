@@ -64,6 +64,10 @@ pub struct Kind {
     /// Tokens are `{token_prefix}_{n:03}`.
     pub token_prefix: &'static str,
     pub anchors: &'static [&'static str],
+    /// The bytes that can follow an anchor ending in one of the engine's trigger bytes
+    /// (`i-`, `10.`, `arn:`): the identifier's own next byte. The engine passes over trigger
+    /// bytes that nothing of this kind follows without looking further.
+    pub after_anchor: fn(u8) -> bool,
     pub matcher: Matcher,
     /// Found by its context (a label, a URL scheme) rather than its own shape: once found,
     /// its later bare occurrences in the same request are masked too.
@@ -79,6 +83,7 @@ macro_rules! hex_kind {
             example: $example,
             token_prefix: $prefix,
             anchors: &[$($anchor),+],
+            after_anchor: is_lower_hex,
             matcher: hex_resource_id,
             found_by_context: false,
         }
@@ -94,6 +99,7 @@ pub static CATALOG: &[Kind] = &[
         example: "arn:aws:lambda:us-east-1:123456789012:function:billing-export",
         token_prefix: "LAMBDA_FUNCTION",
         anchors: &["arn:"],
+        after_anchor: is_partition_start,
         matcher: lambda_arn,
         found_by_context: false,
     },
@@ -104,6 +110,7 @@ pub static CATALOG: &[Kind] = &[
         example: "arn:aws:iam::123456789012:role/DeployRole",
         token_prefix: "ARN",
         anchors: &["arn:"],
+        after_anchor: is_partition_start,
         matcher: any_arn,
         found_by_context: false,
     },
@@ -136,6 +143,7 @@ pub static CATALOG: &[Kind] = &[
         example: "s3://acme-prod-data-bucket/exports/2026/",
         token_prefix: "S3_BUCKET",
         anchors: &["s3://", "s3a://", "s3n://", ".amazonaws.com", "arn:", "bucket"],
+        after_anchor: is_partition_start,
         matcher: s3_bucket,
         found_by_context: true,
     },
@@ -146,6 +154,7 @@ pub static CATALOG: &[Kind] = &[
         example: "Account: 123456789012",
         token_prefix: "AWS_ACCOUNT",
         anchors: &["arn:", "account", "owner", ".dkr.ecr.", ".amazonaws.com/"],
+        after_anchor: is_partition_start,
         matcher: account_id,
         found_by_context: true,
     },
@@ -156,6 +165,7 @@ pub static CATALOG: &[Kind] = &[
         example: "AKIAIOSFODNN7EXAMPLE",
         token_prefix: "ACCESS_KEY_ID",
         anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: iam_id,
         found_by_context: false,
     },
@@ -166,6 +176,7 @@ pub static CATALOG: &[Kind] = &[
         example: "AROA3XFRBF535PLBIFPI4",
         token_prefix: "IAM_UNIQUE_ID",
         anchors: &["AIDA", "AROA", "AIPA", "AGPA", "ANPA", "ANVA", "APKA", "ASCA"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: iam_id,
         found_by_context: false,
     },
@@ -176,6 +187,7 @@ pub static CATALOG: &[Kind] = &[
         example: "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         token_prefix: "SECRET_ACCESS_KEY",
         anchors: &["secret_access_key", "secretaccesskey", "secret-access-key", "secret access key", "aws_secret_key", "AKIA", "ASIA"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: secret_access_key,
         found_by_context: true,
     },
@@ -186,6 +198,7 @@ pub static CATALOG: &[Kind] = &[
         example: "aws_session_token = IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6example0SessionToken0Value0For0Docs0Only0AAAAAAAAAAAAAAAAAAAA==",
         token_prefix: "SESSION_TOKEN",
         anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: session_token,
         found_by_context: true,
     },
@@ -196,6 +209,7 @@ pub static CATALOG: &[Kind] = &[
         example: "10.20.0.0/16",
         token_prefix: "PRIVATE_CIDR",
         anchors: &["10.", "172.", "192.168."],
+        after_anchor: |b| b.is_ascii_digit(),
         matcher: private_cidr,
         found_by_context: false,
     },
@@ -206,6 +220,7 @@ pub static CATALOG: &[Kind] = &[
         example: "10.0.12.34",
         token_prefix: "PRIVATE_IP",
         anchors: &["10.", "172.", "192.168."],
+        after_anchor: |b| b.is_ascii_digit(),
         matcher: private_ipv4,
         found_by_context: false,
     },
@@ -216,6 +231,7 @@ pub static CATALOG: &[Kind] = &[
         example: "ip-10-0-1-23.eu-west-1.compute.internal",
         token_prefix: "EC2_PRIVATE_DNS",
         anchors: &["ip-"],
+        after_anchor: |b| b.is_ascii_digit(),
         matcher: ec2_private_dns,
         found_by_context: false,
     },
@@ -226,6 +242,7 @@ pub static CATALOG: &[Kind] = &[
         example: "orders.c9akciq32.us-east-1.rds.amazonaws.com",
         token_prefix: "RDS_ENDPOINT",
         anchors: &[".amazonaws.com"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Rds),
         found_by_context: false,
     },
@@ -236,6 +253,7 @@ pub static CATALOG: &[Kind] = &[
         example: "sessions.abc123.ng.0001.use1.cache.amazonaws.com",
         token_prefix: "ELASTICACHE_ENDPOINT",
         anchors: &[".amazonaws.com"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::ElastiCache),
         found_by_context: false,
     },
@@ -246,6 +264,7 @@ pub static CATALOG: &[Kind] = &[
         example: "internal-api-1234567890.us-east-1.elb.amazonaws.com",
         token_prefix: "LOAD_BALANCER",
         anchors: &[".amazonaws.com"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::LoadBalancer),
         found_by_context: false,
     },
@@ -256,6 +275,7 @@ pub static CATALOG: &[Kind] = &[
         example: "A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
         token_prefix: "EKS_ENDPOINT",
         anchors: &[".amazonaws.com"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Eks),
         found_by_context: false,
     },
@@ -266,6 +286,7 @@ pub static CATALOG: &[Kind] = &[
         example: "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
         token_prefix: "API_GATEWAY",
         anchors: &[".amazonaws.com"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::ApiGateway),
         found_by_context: false,
     },
@@ -276,6 +297,7 @@ pub static CATALOG: &[Kind] = &[
         example: "d111111abcdef8.cloudfront.net",
         token_prefix: "CLOUDFRONT_DOMAIN",
         anchors: &[".cloudfront.net"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::CloudFront),
         found_by_context: false,
     },
@@ -286,6 +308,7 @@ pub static CATALOG: &[Kind] = &[
         example: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
         token_prefix: "AWS_HOSTNAME",
         anchors: &[".amazonaws.com", ".on.aws"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Other),
         found_by_context: false,
     },
@@ -296,6 +319,7 @@ pub static CATALOG: &[Kind] = &[
         example: "/hostedzone/Z1D633PJN98FT9",
         token_prefix: "HOSTED_ZONE",
         anchors: &["hostedzone", "hosted-zone", "hosted_zone", "hosted zone"],
+        after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: route53_zone,
         found_by_context: true,
     },
@@ -306,6 +330,7 @@ pub static CATALOG: &[Kind] = &[
         example: "--key-id 1234abcd-12ab-34cd-56ef-1234567890ab",
         token_prefix: "KMS_KEY",
         anchors: &["kms", "keyid", "key-id", "key_id", "key id", "mrk-"],
+        after_anchor: is_lower_hex,
         matcher: kms_key,
         found_by_context: true,
     },
@@ -320,6 +345,11 @@ pub fn kind(id: &str) -> Option<&'static Kind> {
 /// camelCase name — not one buried in a longer run such as a base64 blob.
 fn is_label(t: &[u8], hit: &Range<usize>) -> bool {
     boundary_before(t, hit.start) || boundary_after(t, hit.end)
+}
+
+/// `arn:` is followed by its partition: `aws`, `aws-cn`, `aws-us-gov` …
+fn is_partition_start(b: u8) -> bool {
+    b == b'a'
 }
 
 fn is_exact(text: &str, hit: &Range<usize>, literal: &str) -> bool {
@@ -765,8 +795,8 @@ fn kms_key(at: &Hit, out: &mut Vec<Range<usize>>) {
         return;
     }
     // The key ID follows on the same line ("--key-id …", "\"KeyId\": \"…\"", "kms key …").
-    let line_end = memchr::memchr(b'\n', &t[hit.end..]).map_or(t.len(), |p| hit.end + p);
-    let window_end = line_end.min(hit.end + 64);
+    let window = &t[hit.end..t.len().min(hit.end + 64)];
+    let window_end = hit.end + memchr::memchr(b'\n', window).unwrap_or(window.len());
     for i in hit.end..window_end {
         if let Some(end) = parse_uuid(t, i) {
             out.push(i..end);

@@ -1,7 +1,7 @@
 //! String → spans. Every anchor literal of every enabled kind is found, overlapping ones
 //! included, and each hit runs only the matchers of the kinds that own that anchor. Anchors
-//! holding a `-`, `.`, `:` or `_` (`i-`, `arn:`, `.amazonaws.com`) are reached with `memchr`
-//! from that byte; the rest (`account`, `AKIA` …) by one literal search. Custom patterns (user
+//! holding a `-`, `.`, `:` or `_` (`i-`, `arn:`, `.amazonaws.com`) are reached from that byte
+//! (see `trigger_bytes`); the rest (`account`, `AKIA` …) by one literal search. Custom patterns (user
 //! regexes, which may have no literal to anchor on) run as their own regex searches.
 //!
 //! Overlapping candidates resolve as: earliest start, then longest, then rule order. The same
@@ -16,6 +16,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Hit, Kind, CATALOG};
+use super::trigger_bytes::{for_each_trigger, TRIGGER_BYTES};
 
 /// A user-defined pattern that behaves like a built-in kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,7 +163,20 @@ impl Engine {
         }
         let mut anchors = Anchors::default();
         for (literal, targets) in literals.into_iter().zip(targets) {
-            anchors.add(literal.into_bytes(), targets);
+            let may_follow = |b: u8| {
+                targets.iter().any(|target| match *target {
+                    Target::Rule(rule) => match &rules[rule].source {
+                        Source::Builtin(kind) => (kind.after_anchor)(b),
+                        Source::Custom(_) => true,
+                    },
+                    Target::TokenShape(_) => b.is_ascii_digit(),
+                })
+            };
+            let follows: Vec<u8> = (0..=255u8)
+                .filter(|&b| may_follow(b))
+                .map(|b| b.to_ascii_lowercase())
+                .collect();
+            anchors.add(literal.into_bytes(), targets, &follows);
         }
         anchors.build_words();
         Ok(Engine {
@@ -209,28 +223,30 @@ impl Engine {
                 }
             }
         };
-        for table in &self.anchors.by_trigger {
-            for p in memchr::memchr_iter(table.trigger, t) {
-                let before = p.checked_sub(1).map_or(0, |i| t[i].to_ascii_lowercase());
-                let after = t.get(p + 1).map_or(0, u8::to_ascii_lowercase);
-                let candidates = table
-                    .anchors_before(before)
-                    .iter()
-                    .chain(table.anchors_after(after));
-                for &index in candidates {
-                    let anchor = &self.anchors.triggered[index];
-                    let Some(start) = p.checked_sub(anchor.trigger_at) else {
-                        continue;
-                    };
-                    let end = start + anchor.literal.len();
-                    if t.get(start..end)
-                        .is_some_and(|s| s.eq_ignore_ascii_case(&anchor.literal))
-                    {
-                        on_anchor(start..end, &anchor.targets);
-                    }
+        for_each_trigger(t, |p| {
+            let table = &self.anchors.by_trigger[trigger_id(t[p])];
+            let before = p.checked_sub(1).map_or(0, |i| t[i].to_ascii_lowercase());
+            let after = t.get(p + 1).map_or(0, u8::to_ascii_lowercase);
+            if !table.may_match(before, after) {
+                return;
+            }
+            let candidates = table
+                .anchors_before(before)
+                .iter()
+                .chain(table.anchors_after(after));
+            for &index in candidates {
+                let anchor = &self.anchors.triggered[index];
+                let Some(start) = p.checked_sub(anchor.trigger_at) else {
+                    continue;
+                };
+                let end = start + anchor.literal.len();
+                if t.get(start..end)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&anchor.literal))
+                {
+                    on_anchor(start..end, &anchor.targets);
                 }
             }
-        }
+        });
         if let Some(words) = &self.anchors.words {
             lower_into(t, &mut scratch.lowered);
             for found in words.find_iter(&scratch.lowered) {
@@ -274,10 +290,6 @@ pub struct Scratch {
     spans: Vec<Range<usize>>,
 }
 
-/// Bytes that make an anchor findable with `memchr`: an anchor holding one is found from its
-/// first occurrence of such a byte; the others (words such as `account`) by a literal search.
-const TRIGGER_BYTES: &[u8] = b"-.:_";
-
 /// An anchor found through its trigger byte.
 struct TriggeredAnchor {
     /// Lower-case.
@@ -287,23 +299,58 @@ struct TriggeredAnchor {
     targets: Vec<Target>,
 }
 
-/// The anchors that share one trigger byte, indexed by the (lower-cased) byte next to the
-/// trigger: the one before it, or the one after it when the anchor starts with the trigger.
-/// A trigger byte in the text thus costs two table lookups, and a comparison per anchor only
-/// where its neighbouring byte fits.
+/// Index of a trigger byte in [`TRIGGER_BYTES`].
+fn trigger_id(byte: u8) -> usize {
+    match byte {
+        b'-' => 0,
+        b'.' => 1,
+        b':' => 2,
+        _ => 3,
+    }
+}
+
+/// The anchors that share one trigger byte. A trigger byte in the text first meets a bit set
+/// over its two (lower-cased) neighbours, which turns most of them away for the cost of one
+/// load; the rest look up the anchors by the byte next to the trigger — the one before it, or
+/// the one after it when the anchor starts with the trigger — and compare only those.
 struct TriggerTable {
-    trigger: u8,
+    /// Bit `before << 8 | after` is set where some anchor fits those neighbours.
+    neighbours: Box<[u64; 1024]>,
     by_byte_before: Box<[Vec<usize>; 256]>,
     by_byte_after: Box<[Vec<usize>; 256]>,
 }
 
-impl TriggerTable {
-    fn new(trigger: u8) -> TriggerTable {
+impl Default for TriggerTable {
+    fn default() -> TriggerTable {
         TriggerTable {
-            trigger,
+            neighbours: Box::new([0; 1024]),
             by_byte_before: Box::new(std::array::from_fn(|_| Vec::new())),
             by_byte_after: Box::new(std::array::from_fn(|_| Vec::new())),
         }
+    }
+}
+
+impl TriggerTable {
+    /// Records the neighbours `literal` (lower-case) allows around its trigger at `at`; an
+    /// anchor that ends with its trigger is followed by one of `follows`.
+    fn allow(&mut self, literal: &[u8], at: usize, follows: &[u8]) {
+        let any: Vec<u8> = (0..=255).collect();
+        let before = match at {
+            0 => &any[..],
+            n => &literal[n - 1..n],
+        };
+        let after = literal.get(at + 1..at + 2).unwrap_or(follows);
+        for &b in before {
+            for &a in after {
+                let bit = usize::from(b) << 8 | usize::from(a);
+                self.neighbours[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+    }
+
+    fn may_match(&self, before: u8, after: u8) -> bool {
+        let bit = usize::from(before) << 8 | usize::from(after);
+        self.neighbours[bit / 64] & (1 << (bit % 64)) != 0
     }
 
     fn anchors_before(&self, byte: u8) -> &[usize] {
@@ -320,7 +367,8 @@ impl TriggerTable {
 #[derive(Default)]
 struct Anchors {
     triggered: Vec<TriggeredAnchor>,
-    by_trigger: Vec<TriggerTable>,
+    /// One per byte of [`TRIGGER_BYTES`], in its order.
+    by_trigger: [TriggerTable; TRIGGER_BYTES.len()],
     /// Collected by `add`, compiled into `words` by `build_words`.
     word_literals: Vec<Vec<u8>>,
     word_targets: Vec<Vec<Target>>,
@@ -330,20 +378,16 @@ struct Anchors {
 }
 
 impl Anchors {
-    fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>) {
+    /// Adds an anchor (lower-case); `follows` are the (lower-cased) bytes that can come after
+    /// it when it ends with its trigger byte.
+    fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>, follows: &[u8]) {
         let Some(trigger_at) = literal.iter().position(|b| TRIGGER_BYTES.contains(b)) else {
             self.word_literals.push(literal);
             self.word_targets.push(targets);
             return;
         };
-        let trigger = literal[trigger_at];
-        let table = match self.by_trigger.iter().position(|t| t.trigger == trigger) {
-            Some(i) => &mut self.by_trigger[i],
-            None => {
-                self.by_trigger.push(TriggerTable::new(trigger));
-                self.by_trigger.last_mut().expect("just pushed")
-            }
-        };
+        let table = &mut self.by_trigger[trigger_id(literal[trigger_at])];
+        table.allow(&literal, trigger_at, follows);
         // Anchors are at least two bytes long (a trigger byte is never a whole anchor).
         let slot = match trigger_at {
             0 => &mut table.by_byte_after[usize::from(literal[1])],

@@ -8,6 +8,7 @@ mod properties;
 pub mod request;
 mod scan;
 pub mod tokens;
+mod trigger_bytes;
 
 pub use engine::{CustomPattern, Engine, EngineError};
 pub use request::{mask_json, mask_text, BodyFacts, MaskError, Masked};
