@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod engine;
+mod json_strings;
 #[cfg(test)]
 mod properties;
 pub mod request;

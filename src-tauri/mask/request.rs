@@ -1,9 +1,9 @@
 //! Masks whole inputs: an Anthropic request body (JSON) or plain text.
 //!
 //! The JSON body is not rebuilt from a parsed tree. It is validated once with serde_json, then
-//! its string literals are located in place; only the bytes of masked spans change, so every
-//! other byte (key order, numbers, whitespace) reaches the upstream exactly as the client sent
-//! it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
+//! its string literals are located and decoded in one pass (`json_strings`); only the bytes
+//! of masked spans change, so every other byte (key order, numbers, whitespace) reaches the
+//! upstream exactly as the client sent it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
 //! then the rest — which makes token numbers depend only on the conversation's prefix.
 //! An original found once is also masked wherever it stands later in that order.
 //! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
@@ -14,6 +14,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::de::IgnoredAny;
 
 use super::engine::{Engine, Finding, Scratch, TOKEN_TEXT_KIND};
+pub use super::json_strings::BodyFacts;
+use super::json_strings::{JsonStrings, Literal};
 use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
@@ -24,15 +26,6 @@ pub struct Masked<T> {
     pub table: TokenTable,
     /// Occurrences masked, per rule id.
     pub counts: BTreeMap<String, usize>,
-}
-
-/// Top-level facts of a request body that the journal shows.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct BodyFacts {
-    /// The `model` member, if it is a string without escapes.
-    pub model: Option<String>,
-    /// The `stream` member is `true`.
-    pub stream: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,43 +54,23 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
 pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
     serde_json::from_str::<IgnoredAny>(text)?;
-    let (literals, facts) = locate_strings(text.as_bytes());
+    let strings = JsonStrings::read(text)?;
 
-    // The maskable strings in walk order, decoded where they hold escapes.
-    let mut order: Vec<&Literal> = literals.iter().filter(|l| !l.signed).collect();
+    // The maskable strings in walk order.
+    let mut order: Vec<&Literal> = strings.literals.iter().filter(|l| !l.signed).collect();
     order.sort_by_key(|l| l.section);
-    let decoded: Vec<Option<String>> = order
-        .iter()
-        .map(|l| {
-            l.escaped
-                .then(|| serde_json::from_str::<String>(&text[l.start - 1..l.end + 1]))
-                .transpose()
-        })
-        .collect::<Result<_, _>>()?;
-    let texts: Vec<&str> = order
-        .iter()
-        .zip(&decoded)
-        .map(|(l, d)| d.as_deref().unwrap_or(&text[l.start..l.end]))
-        .collect();
+    let texts: Vec<&str> = order.iter().map(|l| strings.text(l)).collect();
     let findings = find_all(engine, &texts);
 
-    // Number tokens in walk order, then splice replacements in byte order.
+    // Number tokens in walk order, then splice replacements in byte order. Tokens need no
+    // escaping, so each span is replaced in the raw JSON text it was decoded from.
     let mut table = TokenTable::default();
     let mut counts = BTreeMap::new();
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-    for (i, found) in findings.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
-        let literal = order[i];
-        // Tokens need no escaping, so each span is replaced in the raw JSON text; for strings
-        // with escapes, the decoded span is mapped back to the raw bytes it came from.
-        let raw = &text[literal.start..literal.end];
-        let spans: Vec<std::ops::Range<usize>> = if decoded[i].is_some() {
-            raw_spans(raw, found)
-        } else {
-            found.iter().map(|f| f.span.clone()).collect()
-        };
-        for (f, span) in found.iter().zip(spans) {
+    for (i, found) in findings.iter().enumerate() {
+        for f in found {
             let token = mint(engine, f, texts[i], &mut table, &mut counts);
-            edits.push((literal.start + span.start..literal.start + span.end, token));
+            edits.push((strings.raw_span(order[i], f.span.clone()), token));
         }
     }
     edits.sort_unstable_by_key(|(range, _)| range.start);
@@ -114,7 +87,7 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
         table,
         counts,
     };
-    Ok((masked, facts))
+    Ok((masked, strings.facts))
 }
 
 /// The findings of each text (given in walk order): the engine's, plus every later whole-word
@@ -178,48 +151,6 @@ fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
     findings
 }
 
-/// Maps spans of a decoded JSON string back to the raw (escaped) text they came from.
-/// Escapes decode to whole characters, so every span boundary falls between two of them.
-fn raw_spans(raw: &str, findings: &[Finding]) -> Vec<std::ops::Range<usize>> {
-    let bytes = raw.as_bytes();
-    let mut wanted = findings
-        .iter()
-        .flat_map(|f| [f.span.start, f.span.end])
-        .peekable();
-    let mut offsets = Vec::with_capacity(findings.len() * 2);
-    let (mut r, mut d) = (0, 0); // raw and decoded positions
-    while let Some(&target) = wanted.peek() {
-        if d == target {
-            offsets.push(r);
-            wanted.next();
-            continue;
-        }
-        // Plain bytes up to the next escape or the target, whichever comes first.
-        let plain = memchr::memchr(b'\\', &bytes[r..]).unwrap_or(bytes.len() - r);
-        if plain > 0 {
-            let step = plain.min(target - d);
-            r += step;
-            d += step;
-            continue;
-        }
-        let (raw_len, decoded_len) = match bytes[r + 1] {
-            b'u' => {
-                let unit = u32::from_str_radix(&raw[r + 2..r + 6], 16).unwrap_or(0);
-                let paired = (0xD800..0xDC00).contains(&unit) && bytes.get(r + 6) == Some(&b'\\');
-                if paired {
-                    (12, 4)
-                } else {
-                    (6, char::from_u32(unit).map_or(3, char::len_utf8))
-                }
-            }
-            _ => (2, 1),
-        };
-        r += raw_len;
-        d += decoded_len;
-    }
-    offsets.chunks(2).map(|pair| pair[0]..pair[1]).collect()
-}
-
 fn mint(
     engine: &Engine,
     finding: &Finding,
@@ -255,156 +186,6 @@ fn replace_spans(
     }
     out.push_str(&text[copied..]);
     out
-}
-
-/// Where a top-level member sits in prompt-cache order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Section {
-    Tools,
-    System,
-    Messages,
-    Other,
-}
-
-impl Section {
-    fn of_key(key: &[u8]) -> Section {
-        match key {
-            b"tools" => Section::Tools,
-            b"system" => Section::System,
-            b"messages" => Section::Messages,
-            _ => Section::Other,
-        }
-    }
-}
-
-/// One string literal of the body: `start..end` is its content between the quotes.
-#[derive(Debug)]
-struct Literal {
-    start: usize,
-    end: usize,
-    escaped: bool,
-    section: Section,
-    /// Inside a thinking / redacted_thinking block.
-    signed: bool,
-}
-
-struct Frame {
-    object: Option<usize>,
-    expecting_key: bool,
-    key_is_type: bool,
-}
-
-/// Locates every string literal of a body already known to be valid JSON.
-fn locate_strings(b: &[u8]) -> (Vec<Literal>, BodyFacts) {
-    // Objects: parent index and whether they are thinking blocks. Literals remember their
-    // innermost object; the thinking flag is settled once the whole body is read, since a
-    // block's "type" may come after its text.
-    let mut objects: Vec<(Option<usize>, bool)> = Vec::new();
-    let mut owners: Vec<Option<usize>> = Vec::new();
-    let mut literals = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut section = Section::Other;
-    let mut top_key: &[u8] = b"";
-    let mut facts = BodyFacts::default();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'{' => {
-                let parent = stack.iter().rev().find_map(|f| f.object);
-                objects.push((parent, false));
-                stack.push(Frame {
-                    object: Some(objects.len() - 1),
-                    expecting_key: true,
-                    key_is_type: false,
-                });
-                i += 1;
-            }
-            b'[' => {
-                stack.push(Frame {
-                    object: None,
-                    expecting_key: false,
-                    key_is_type: false,
-                });
-                i += 1;
-            }
-            b'}' | b']' => {
-                stack.pop();
-                i += 1;
-            }
-            b',' => {
-                if let Some(top) = stack.last_mut() {
-                    top.expecting_key = top.object.is_some();
-                }
-                i += 1;
-            }
-            b':' => {
-                if let Some(top) = stack.last_mut() {
-                    top.expecting_key = false;
-                }
-                i += 1;
-            }
-            b'"' => {
-                let start = i + 1;
-                let mut j = start;
-                let mut escaped = false;
-                let end = loop {
-                    match memchr::memchr2(b'"', b'\\', &b[j..]) {
-                        Some(p) if b[j + p] == b'\\' => {
-                            escaped = true;
-                            j += p + 2;
-                        }
-                        Some(p) => break j + p,
-                        None => break b.len(),
-                    }
-                };
-                let content = &b[start..end];
-                let depth = stack.len();
-                let innermost = stack.iter().rev().find_map(|f| f.object);
-                if let Some(top) = stack.last_mut() {
-                    if top.object.is_some() && top.expecting_key {
-                        top.key_is_type = content == b"type";
-                        if depth == 1 {
-                            section = Section::of_key(content);
-                            top_key = content;
-                        }
-                    } else if depth == 1 && top_key == b"model" && !escaped {
-                        facts.model = std::str::from_utf8(content).ok().map(str::to_owned);
-                    } else if top.key_is_type
-                        && (content == b"thinking" || content == b"redacted_thinking")
-                    {
-                        if let Some(object) = top.object {
-                            objects[object].1 = true;
-                        }
-                    }
-                }
-                literals.push(Literal {
-                    start,
-                    end,
-                    escaped,
-                    section,
-                    signed: false,
-                });
-                owners.push(innermost);
-                i = end + 1;
-            }
-            b't' if stack.len() == 1 && top_key == b"stream" => {
-                facts.stream = b[i..].starts_with(b"true");
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    for (literal, owner) in literals.iter_mut().zip(owners) {
-        let mut object = owner;
-        while let Some(o) = object {
-            if objects[o].1 {
-                literal.signed = true;
-                break;
-            }
-            object = objects[o].0;
-        }
-    }
-    (literals, facts)
 }
 
 #[cfg(test)]
