@@ -16,6 +16,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Hit, Kind, CATALOG};
+use super::json_strings::STRING_END;
 use super::trigger_bytes::{for_each_trigger, TRIGGER_BYTES};
 
 /// A user-defined pattern that behaves like a built-in kind.
@@ -191,7 +192,9 @@ impl Engine {
     }
 
     /// Finds the identifiers (and token-shaped text) in `text`, non-overlapping and in order,
-    /// into `findings` (cleared first).
+    /// into `findings` (cleared first). `text` may hold many strings, each ended by
+    /// [`STRING_END`]: built-in kinds never match across one, though a label may name a
+    /// value in the next string (a JSON key and its value).
     pub fn scan(&self, text: &str, scratch: &mut Scratch, findings: &mut Vec<Finding>) {
         findings.clear();
         let t = text.as_bytes();
@@ -256,18 +259,20 @@ impl Engine {
                 );
             }
         }
+        // A user's regex may match anything, NUL included: it runs over each string alone.
         for &rule in &self.custom_rules {
             if let Source::Custom(regex) = &self.rules[rule].source {
-                findings.extend(
-                    regex
-                        .find_iter(text)
-                        .filter(|m| !m.is_empty())
-                        .map(|m| Finding {
-                            span: m.range(),
+                let mut offset = 0;
+                for string in text.split(STRING_END) {
+                    findings.extend(regex.find_iter(string).filter(|m| !m.is_empty()).map(|m| {
+                        Finding {
+                            span: offset + m.start()..offset + m.end(),
                             rule,
                             token_text: false,
-                        }),
-                );
+                        }
+                    }));
+                    offset += string.len() + STRING_END.len_utf8();
+                }
             }
         }
         resolve_overlaps(findings);

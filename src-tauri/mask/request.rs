@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use serde::de::IgnoredAny;
 
 use super::engine::{Engine, Finding, Scratch, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
-use super::json_strings::{JsonStrings, Literal};
+use super::json_strings::JsonStrings;
 use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
@@ -39,10 +39,10 @@ pub enum MaskError {
 
 /// Masks plain text.
 pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
-    let findings = find_all(engine, &[text]);
+    let findings = find_all(engine, text, &[0]);
     let mut table = TokenTable::default();
     let mut counts = BTreeMap::new();
-    let output = replace_spans(engine, text, &findings[0], &mut table, &mut counts);
+    let output = replace_spans(engine, text, &findings, &mut table, &mut counts);
     Masked {
         output,
         table,
@@ -54,24 +54,19 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
 pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
     serde_json::from_str::<IgnoredAny>(text)?;
-    let strings = JsonStrings::read(text)?;
-
-    // The maskable strings in walk order.
-    let mut order: Vec<&Literal> = strings.literals.iter().filter(|l| !l.signed).collect();
-    order.sort_by_key(|l| l.section);
-    let texts: Vec<&str> = order.iter().map(|l| strings.text(l)).collect();
-    let findings = find_all(engine, &texts);
+    let strings = JsonStrings::read(text);
+    let walk = strings.walk_text()?;
+    let findings = find_all(engine, &walk.text, &walk.starts);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.
     let mut table = TokenTable::default();
     let mut counts = BTreeMap::new();
-    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-    for (i, found) in findings.iter().enumerate() {
-        for f in found {
-            let token = mint(engine, f, texts[i], &mut table, &mut counts);
-            edits.push((strings.raw_span(order[i], f.span.clone()), token));
-        }
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::with_capacity(findings.len());
+    for f in &findings {
+        let token = mint(engine, f, &walk.text, &mut table, &mut counts);
+        let string = walk.string_at(f.span.start);
+        edits.push((walk.raw_span(string, f.span.clone()), token));
     }
     edits.sort_unstable_by_key(|(range, _)| range.start);
     let mut output = Vec::with_capacity(body.len() + edits.len() * 8);
@@ -90,63 +85,55 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
     Ok((masked, strings.facts))
 }
 
-/// The findings of each text (given in walk order): the engine's, plus every later whole-word
-/// occurrence of an original that was found by its context — an account ID seen once inside
-/// an ARN is masked where it stands bare further on. (Kinds recognised by their own shape need
-/// no sweep: the engine finds them wherever they stand.) The sweep only reaches forward (the
-/// text where an original was first found and those after it), so adding turns never changes
-/// an earlier text's mask.
-fn find_all(engine: &Engine, texts: &[&str]) -> Vec<Vec<Finding>> {
-    let mut findings: Vec<Vec<Finding>> = Vec::with_capacity(texts.len());
-    let mut scratch = Scratch::default();
-    for text in texts {
-        let mut found = Vec::new();
-        engine.scan(text, &mut scratch, &mut found);
-        findings.push(found);
-    }
-    // Each distinct original: where it was first found and which rule found it.
+/// The findings in `text` (strings in walk order, starting at `starts`): the engine's, plus
+/// every later whole-word occurrence of an original that was found by its context — an
+/// account ID seen once inside an ARN is masked where it stands bare further on. (Kinds
+/// recognised by their own shape need no sweep: the engine finds them wherever they stand.)
+/// The sweep only reaches forward (the string where an original was first found and those
+/// after it), so adding turns never changes an earlier string's mask.
+fn find_all(engine: &Engine, text: &str, starts: &[usize]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    engine.scan(text, &mut Scratch::default(), &mut findings);
+    // Each distinct original: the start of the string where it was first found, and its rule.
     let mut originals: Vec<(&str, usize, usize)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (i, found) in findings.iter().enumerate() {
-        let by_context = |f: &&Finding| !f.token_text && engine.rules()[f.rule].found_by_context;
-        for f in found.iter().filter(by_context) {
-            let original = &texts[i][f.span.clone()];
-            if seen.insert(original) {
-                originals.push((original, i, f.rule));
-            }
+    let by_context = |f: &&Finding| !f.token_text && engine.rules()[f.rule].found_by_context;
+    for f in findings.iter().filter(by_context) {
+        let original = &text[f.span.clone()];
+        if seen.insert(original) {
+            let string_start = starts[starts.partition_point(|&s| s <= f.span.start) - 1];
+            originals.push((original, string_start, f.rule));
         }
     }
-    if originals.is_empty() {
+    let Some(&(_, sweep_from, _)) = originals.first() else {
         return findings;
-    }
+    };
     // Few patterns, searched once: an automaton that is quick to build beats a fast one.
     let sweep = AhoCorasick::builder()
         .kind(Some(AhoCorasickKind::ContiguousNFA))
         .match_kind(MatchKind::LeftmostLongest)
         .build(originals.iter().map(|(o, _, _)| o))
         .expect("originals build an automaton");
-    let first_text = originals[0].1;
-    for (i, text) in texts.iter().enumerate().filter(|(i, _)| *i >= first_text) {
-        let t = text.as_bytes();
-        let mut added = false;
-        for m in sweep.find_iter(text) {
-            let (_, found_in, rule) = originals[m.pattern().as_usize()];
-            let whole_word = boundary_before(t, m.start()) && boundary_after(t, m.end());
-            let covered = findings[i]
-                .iter()
-                .any(|f| f.span.start < m.end() && m.start() < f.span.end);
-            if found_in <= i && whole_word && !covered {
-                findings[i].push(Finding {
-                    span: m.range(),
-                    rule,
-                    token_text: false,
-                });
-                added = true;
-            }
+    let t = text.as_bytes();
+    let mut added = Vec::new();
+    for m in sweep.find_iter(Input::new(text).span(sweep_from..text.len())) {
+        let (_, found_from, rule) = originals[m.pattern().as_usize()];
+        let whole_word = boundary_before(t, m.start()) && boundary_after(t, m.end());
+        // Findings are sorted and do not overlap: only the first that ends after the match
+        // starts can cover it.
+        let next = findings.partition_point(|f| f.span.end <= m.start());
+        let covered = findings.get(next).is_some_and(|f| f.span.start < m.end());
+        if m.start() >= found_from && whole_word && !covered {
+            added.push(Finding {
+                span: m.range(),
+                rule,
+                token_text: false,
+            });
         }
-        if added {
-            findings[i].sort_unstable_by_key(|f| f.span.start);
-        }
+    }
+    if !added.is_empty() {
+        findings.extend(added);
+        findings.sort_unstable_by_key(|f| f.span.start);
     }
     findings
 }
@@ -191,6 +178,7 @@ fn replace_spans(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mask::CustomPattern;
 
     fn mask(body: &str) -> (String, TokenTable) {
         let engine = Engine::with_all_builtins();
@@ -279,6 +267,31 @@ mod tests {
         let (_, facts) =
             mask_json(&engine, br#"{"stream":false,"model":"m"}"#).expect("valid JSON");
         assert!(!facts.stream);
+    }
+
+    #[test]
+    fn a_json_key_labels_the_value_that_follows_it() {
+        let (out, table) = mask(
+            r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","OwnerId":"123456789012","KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}]}]}"#,
+        );
+        let kinds: Vec<&str> = table.entries().iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["secret_access_key", "account_id", "kms_key"], "{out}");
+        assert!(out.contains(r#""SecretAccessKey":"SECRET_ACCESS_KEY_001""#), "{out}");
+    }
+
+    #[test]
+    fn no_custom_pattern_matches_across_two_strings() {
+        let custom = [CustomPattern {
+            name: "ticket".into(),
+            regex: "TICKET[^a]*END".into(),
+            token_prefix: "TICKET".into(),
+        }];
+        let engine = Engine::new(|_| true, &custom).expect("compiles");
+        let body = br#"{"messages":[{"role":"user","content":"TICKET 1"},{"role":"user","content":"END TICKET 2 END"}]}"#;
+        let (masked, _) = mask_json(&engine, body).expect("valid");
+        let out = String::from_utf8(masked.output).expect("utf8");
+        assert!(out.contains(r#""content":"TICKET 1""#), "{out}");
+        assert!(out.contains(r#""content":"END TICKET_001""#), "{out}");
     }
 
     #[test]
