@@ -490,10 +490,10 @@ fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usiz
     if !boundary_after(t, end) || t.get(end) == Some(&b'_') || !(3..=63).contains(&(end - start)) {
         return;
     }
-    let name = &t[start..end];
-    let segments: Vec<&[u8]> = name.split(|&b| b == b'-' || b == b'.').collect();
-    let lead_is_word = NOT_BUCKET_LEADS.iter().any(|w| segments[0] == w.as_bytes());
-    if segments.len() >= 2 && segments.contains(&&b"bucket"[..]) && !lead_is_word {
+    let segments = || t[start..end].split(|&b| b == b'-' || b == b'.');
+    let lead = segments().next().unwrap_or_default();
+    let lead_is_word = NOT_BUCKET_LEADS.iter().any(|w| lead == w.as_bytes());
+    if segments().nth(1).is_some() && segments().any(|s| s == b"bucket") && !lead_is_word {
         out.push(start..end);
     }
 }

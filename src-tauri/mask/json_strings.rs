@@ -1,9 +1,9 @@
 //! The string literals of a JSON body that serde_json has already validated: where each one
-//! stands and which part of the request it belongs to; then the text the engine scans — the
-//! decoded maskable strings in walk order, each followed by a NUL, so that one scan and one
-//! sweep cover the whole request.
+//! stands, which part of the request it belongs to, and its decoded text, in one pass; then
+//! the text the engine scans — the maskable strings in walk order, each followed by a NUL, so
+//! that one scan and one sweep cover the whole request.
 //!
-//! Each escape leaves a mark (decoded offset, raw offset) after it, so a span of the walk text
+//! Each escape leaves a mark (decoded offset, raw offset) after it, so a span of decoded text
 //! maps back to the raw bytes it came from by one binary search.
 
 use std::ops::Range;
@@ -42,7 +42,10 @@ impl Section {
 struct Literal {
     /// Its content between the quotes, in the body.
     raw: Range<usize>,
-    escaped: bool,
+    /// Its decoded text in `JsonStrings::decoded`, when it holds escapes.
+    decoded: Option<Range<usize>>,
+    /// Its marks in `JsonStrings::marks`.
+    marks: Range<usize>,
     section: Section,
     /// Inside a thinking / redacted_thinking block: signed, never changed.
     signed: bool,
@@ -53,22 +56,23 @@ pub struct JsonStrings<'b> {
     body: &'b str,
     literals: Vec<Literal>,
     pub facts: BodyFacts,
+    /// The decoded text of the literals that hold escapes.
+    decoded: String,
+    /// After each escape: (decoded, raw) offsets within its literal.
+    marks: Vec<(usize, usize)>,
 }
 
 /// Ends every string of a [`WalkText`]: no identifier holds it and no label reaches across it.
 pub const STRING_END: char = '\0';
 
 /// The maskable strings of a body, decoded, in walk order, each followed by [`STRING_END`].
-pub struct WalkText {
+pub struct WalkText<'s> {
     pub text: String,
     /// Per string: where it starts in `text` (ascending).
     pub starts: Vec<usize>,
-    /// Per string: its content in the body.
-    raw: Vec<Range<usize>>,
-    /// Per string: its marks in `marks`.
-    string_marks: Vec<Range<usize>>,
-    /// After each escape: (decoded, raw) offsets within its string.
-    marks: Vec<(usize, usize)>,
+    /// Per string: the literal it was decoded from.
+    literals: Vec<&'s Literal>,
+    strings: &'s JsonStrings<'s>,
 }
 
 struct Frame {
@@ -78,12 +82,17 @@ struct Frame {
 }
 
 impl<'b> JsonStrings<'b> {
-    /// Locates the strings of a body that serde_json has validated.
-    pub fn read(body: &'b str) -> JsonStrings<'b> {
+    /// Reads the strings of a body that serde_json has validated. Fails only where serde
+    /// would fail to decode a string (a lone UTF-16 surrogate in a `\u` escape), with serde's
+    /// own error.
+    pub fn read(body: &'b str) -> Result<JsonStrings<'b>, serde_json::Error> {
         let mut strings = JsonStrings {
             body,
             literals: Vec::new(),
             facts: BodyFacts::default(),
+            // Decoding only shortens: this never grows (pages are touched only when written).
+            decoded: String::with_capacity(body.len()),
+            marks: Vec::new(),
         };
         let b = body.as_bytes();
         // Objects: parent index and whether they are thinking blocks. Literals remember their
@@ -125,7 +134,7 @@ impl<'b> JsonStrings<'b> {
                     }
                 }
                 b'"' => {
-                    let literal = locate_literal(b, i + 1);
+                    let literal = strings.read_literal(i + 1)?;
                     let content = &b[literal.raw.clone()];
                     let depth = stack.len();
                     if let Some(top) = stack.last_mut() {
@@ -135,7 +144,7 @@ impl<'b> JsonStrings<'b> {
                                 section = Section::of_key(content);
                                 top_key = content;
                             }
-                        } else if depth == 1 && top_key == b"model" && !literal.escaped {
+                        } else if depth == 1 && top_key == b"model" && literal.decoded.is_none() {
                             strings.facts.model =
                                 std::str::from_utf8(content).ok().map(str::to_owned);
                         } else if top.key_is_type
@@ -167,64 +176,77 @@ impl<'b> JsonStrings<'b> {
                 object = objects[o].0;
             }
         }
-        strings
+        Ok(strings)
     }
 
-    /// The maskable strings (none from a thinking block), decoded, in walk order: `tools`,
-    /// `system`, `messages`, then the rest. Fails only where serde would fail to decode a
-    /// string (a lone UTF-16 surrogate in a `\u` escape), with serde's own error.
-    pub fn walk_text(&self) -> Result<WalkText, serde_json::Error> {
-        let mut order: Vec<&Literal> = self.literals.iter().filter(|l| !l.signed).collect();
-        order.sort_by_key(|l| l.section);
-        let mut walk = WalkText {
-            // Decoding only shortens: at most the body plus one end per string.
-            text: String::with_capacity(self.body.len() + order.len()),
-            starts: Vec::with_capacity(order.len()),
-            raw: Vec::with_capacity(order.len()),
-            string_marks: Vec::with_capacity(order.len()),
-            marks: Vec::new(),
-        };
-        for literal in order {
-            let start = walk.text.len();
-            let marks_start = walk.marks.len();
-            if literal.escaped {
-                self.decode_into(literal.raw.clone(), &mut walk.text, &mut walk.marks)?;
-            } else {
-                walk.text.push_str(&self.body[literal.raw.clone()]);
-            }
-            walk.text.push(STRING_END);
-            walk.starts.push(start);
-            walk.raw.push(literal.raw.clone());
-            walk.string_marks.push(marks_start..walk.marks.len());
-        }
-        Ok(walk)
-    }
-
-    /// Appends the decoded content at `raw` to `out`, with a mark after each escape.
-    fn decode_into(
-        &self,
-        raw: Range<usize>,
-        out: &mut String,
-        marks: &mut Vec<(usize, usize)>,
-    ) -> Result<(), serde_json::Error> {
+    /// Reads the literal whose content starts at `start`, decoding it if it holds escapes.
+    fn read_literal(&mut self, start: usize) -> Result<Literal, serde_json::Error> {
         let b = self.body.as_bytes();
-        let out_start = out.len();
-        let mut copied = raw.start;
-        while let Some(p) = memchr::memchr(b'\\', &b[copied..raw.end]) {
-            let at = copied + p;
-            out.push_str(&self.body[copied..at]);
-            let (c, len) = decode_escape(&self.body[at..])
-                .ok_or_else(|| literal_error(self.body, raw.start))?;
-            out.push(c);
-            copied = at + len;
-            marks.push((out.len() - out_start, copied - raw.start));
+        let marks_start = self.marks.len();
+        let decoded_start = self.decoded.len();
+        let mut copied = start;
+        let mut at = start;
+        let end = loop {
+            match memchr::memchr2(b'"', b'\\', &b[at..]) {
+                Some(p) if b[at + p] == b'\\' => {
+                    let escape = at + p;
+                    self.decoded.push_str(&self.body[copied..escape]);
+                    let (c, len) = decode_escape(&self.body[escape..])
+                        .ok_or_else(|| literal_error(self.body, start))?;
+                    self.decoded.push(c);
+                    at = escape + len;
+                    copied = at;
+                    self.marks
+                        .push((self.decoded.len() - decoded_start, at - start));
+                }
+                Some(p) => break at + p,
+                None => break b.len(),
+            }
+        };
+        let decoded = (self.marks.len() > marks_start).then(|| {
+            self.decoded.push_str(&self.body[copied..end]);
+            decoded_start..self.decoded.len()
+        });
+        Ok(Literal {
+            raw: start..end,
+            decoded,
+            marks: marks_start..self.marks.len(),
+            section: Section::Other,
+            signed: false,
+        })
+    }
+
+    /// The decoded text of `literal`.
+    fn text(&self, literal: &Literal) -> &str {
+        match &literal.decoded {
+            Some(range) => &self.decoded[range.clone()],
+            None => &self.body[literal.raw.clone()],
         }
-        out.push_str(&self.body[copied..raw.end]);
-        Ok(())
+    }
+
+    /// The maskable strings (none from a thinking block) in walk order: `tools`, `system`,
+    /// `messages`, then the rest.
+    pub fn walk_text(&self) -> WalkText<'_> {
+        let mut literals: Vec<&Literal> = self.literals.iter().filter(|l| !l.signed).collect();
+        literals.sort_by_key(|l| l.section);
+        let length: usize = literals.iter().map(|l| self.text(l).len() + 1).sum();
+        let mut text = String::with_capacity(length);
+        let mut starts = Vec::with_capacity(literals.len());
+        for literal in &literals {
+            starts.push(text.len());
+            text.push_str(self.text(literal));
+            text.push(STRING_END);
+        }
+        WalkText {
+            text,
+            starts,
+            literals,
+            strings: self,
+        }
     }
 }
 
-impl WalkText {
+impl WalkText<'_> {
     /// The string that holds offset `at` of the text.
     pub fn string_at(&self, at: usize) -> usize {
         self.starts.partition_point(|&s| s <= at) - 1
@@ -233,9 +255,10 @@ impl WalkText {
     /// The bytes of the body that `span` (within string `string`) came from. Escapes decode
     /// to whole characters, so a span never starts or ends inside one.
     pub fn raw_span(&self, string: usize, span: Range<usize>) -> Range<usize> {
-        let marks = &self.marks[self.string_marks[string].clone()];
+        let literal = self.literals[string];
+        let marks = &self.strings.marks[literal.marks.clone()];
         let start = self.starts[string];
-        let raw_start = self.raw[string].start;
+        let raw_start = literal.raw.start;
         let raw_of = |at: usize| {
             let decoded = at - start;
             let (mark_decoded, mark_raw) = match marks.partition_point(|&(d, _)| d <= decoded) {
@@ -245,28 +268,6 @@ impl WalkText {
             raw_start + mark_raw + (decoded - mark_decoded)
         };
         raw_of(span.start)..raw_of(span.end)
-    }
-}
-
-/// The literal whose content starts at `start`: up to its closing quote.
-fn locate_literal(b: &[u8], start: usize) -> Literal {
-    let mut escaped = false;
-    let mut j = start;
-    let end = loop {
-        match memchr::memchr2(b'"', b'\\', &b[j..]) {
-            Some(p) if b[j + p] == b'\\' => {
-                escaped = true;
-                j += p + 2;
-            }
-            Some(p) => break j + p,
-            None => break b.len(),
-        }
-    };
-    Literal {
-        raw: start..end,
-        escaped,
-        section: Section::Other,
-        signed: false,
     }
 }
 
@@ -319,7 +320,8 @@ mod tests {
     use super::*;
 
     fn literals(body: &str) -> Vec<String> {
-        let walk = JsonStrings::read(body).walk_text().expect("decodable");
+        let strings = JsonStrings::read(body).expect("decodable");
+        let walk = strings.walk_text();
         let mut strings: Vec<String> = walk.text.split(STRING_END).map(str::to_owned).collect();
         assert_eq!(strings.pop().as_deref(), Some(""), "every string ends");
         strings
@@ -340,7 +342,7 @@ mod tests {
                 let text = e.to_string();
                 text.split(" at line").next().unwrap_or_default().to_owned()
             };
-            let ours = JsonStrings::read(body).walk_text().err().map(message);
+            let ours = JsonStrings::read(body).err().map(message);
             let serdes = serde_json::from_str::<Vec<String>>(body).err().map(message);
             assert!(ours.is_some(), "{body}");
             assert_eq!(ours, serdes, "{body}");
@@ -350,7 +352,8 @@ mod tests {
     #[test]
     fn decoded_spans_map_back_to_their_raw_bytes() {
         let body = r#"["first", "x\n\u00e9 ab\tcd\ud83d\ude00ef"]"#;
-        let walk = JsonStrings::read(body).walk_text().expect("decodable");
+        let strings = JsonStrings::read(body).expect("decodable");
+        let walk = strings.walk_text();
         for (word, raw) in [
             ("irs", "irs"),
             ("ab", "ab"),

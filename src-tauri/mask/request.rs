@@ -54,8 +54,8 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
 pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
     serde_json::from_str::<IgnoredAny>(text)?;
-    let strings = JsonStrings::read(text);
-    let walk = strings.walk_text()?;
+    let strings = JsonStrings::read(text)?;
+    let walk = strings.walk_text();
     let findings = find_all(engine, &walk.text, &walk.starts);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
@@ -151,7 +151,12 @@ fn mint(
     } else {
         rule.id.as_str()
     };
-    *counts.entry(kind.to_owned()).or_insert(0) += 1;
+    match counts.get_mut(kind) {
+        Some(count) => *count += 1,
+        None => {
+            counts.insert(kind.to_owned(), 1);
+        }
+    }
     table
         .token_for(&rule.token_prefix, kind, &text[finding.span.clone()])
         .to_owned()
@@ -275,8 +280,15 @@ mod tests {
             r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","OwnerId":"123456789012","KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}]}]}"#,
         );
         let kinds: Vec<&str> = table.entries().iter().map(|e| e.kind.as_str()).collect();
-        assert_eq!(kinds, ["secret_access_key", "account_id", "kms_key"], "{out}");
-        assert!(out.contains(r#""SecretAccessKey":"SECRET_ACCESS_KEY_001""#), "{out}");
+        assert_eq!(
+            kinds,
+            ["secret_access_key", "account_id", "kms_key"],
+            "{out}"
+        );
+        assert!(
+            out.contains(r#""SecretAccessKey":"SECRET_ACCESS_KEY_001""#),
+            "{out}"
+        );
     }
 
     #[test]
