@@ -10,6 +10,10 @@ use maskgate::journal::Journal;
 use maskgate::proxy::{self, Proxy, ProxyConfig};
 use maskgate::settings::{Secrets, Settings};
 
+/// The allocator the `maskgate` binary ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/integration/support/corpus.rs"]
 #[allow(dead_code)]
 mod corpus;

@@ -14,6 +14,12 @@ use maskgate::proxy::{self, Proxy, ProxyConfig};
 use maskgate::settings::{self, AnthropicKey, GatewayAuth, Secrets, Settings};
 use tokio::net::TcpListener;
 
+/// mimalloc keeps the pages of freed buffers for the next request; with the system allocator a
+/// 1 MB body's buffers went back to the kernel after each request and every page faulted in
+/// again on the next (a fifth of the masking time, see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Masks AWS identifiers in Claude Code's API traffic and restores them in the answers.
 ///
 /// Point Claude Code at it with ANTHROPIC_BASE_URL=http://127.0.0.1:8082.
