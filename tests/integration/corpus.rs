@@ -1,11 +1,12 @@
 //! Recall and false positives over a generated corpus of Claude-Code-shaped bodies
 //! (see support/corpus.rs): every planted identifier must be masked (recall 100%, zero
-//! leaks), and the clean corpus of look-alikes must come through unchanged.
+//! leaks), also in a session that reads this repository's real source files, and the clean
+//! corpus of look-alikes must come through unchanged.
 
 use maskgate::mask::{mask_json, mask_text, Engine};
 use maskgate::restore::{Escaping, Restorer};
 
-use crate::support::corpus::{body, clean_line, Rng};
+use crate::support::corpus::{body, clean_line, session_body, Rng};
 
 #[test]
 fn every_planted_identifier_is_masked_and_restorable() {
@@ -33,6 +34,23 @@ fn every_planted_identifier_is_masked_and_restorable() {
     assert!(
         planted_total > 1000,
         "the corpus plants {planted_total} identifiers"
+    );
+}
+
+#[test]
+fn a_session_over_real_source_files_leaks_nothing_and_restores_exactly() {
+    let engine = Engine::with_all_builtins();
+    let (input, planted) = session_body(3, 512 * 1024, 80);
+    assert!(planted.len() > 100, "{} planted", planted.len());
+    let (masked, _) = mask_json(&engine, &input).expect("valid JSON");
+    let output = String::from_utf8(masked.output).expect("utf8");
+    for original in &planted {
+        assert!(!output.contains(original.as_str()), "{original} leaked");
+    }
+    let restorer = Restorer::new(&masked.table);
+    assert_eq!(
+        restorer.restore(&output, Escaping::JsonString).as_bytes(),
+        &input[..]
     );
 }
 

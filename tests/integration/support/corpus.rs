@@ -400,3 +400,113 @@ pub fn body(
     });
     (serde_json::to_vec(&body).expect("json"), planted_originals)
 }
+
+/// This repository's own text files (sources, UI code, docs), as Claude Code reads them in a
+/// session here: real code and prose rather than generated lines.
+fn repository_files() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut folders = vec![
+        root.join("src-tauri"),
+        root.join("ui/src"),
+        root.join("docs"),
+    ];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "rs" || e == "ts" || e == "md" || e == "css")
+            {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    let name = path.strip_prefix(root).unwrap_or(&path);
+                    files.push((name.display().to_string(), text));
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A realistic session of about `target_bytes`: the tools and system prompt of [`body`], then
+/// turns in which Claude Code reads this repository's files (numbered lines, as its Read
+/// tool returns them) and runs `aws` commands whose output holds identifiers drawn from a
+/// pool of `pool`, one line in three. Returns the body and the planted originals.
+pub fn session_body(seed: u64, target_bytes: usize, pool: usize) -> (Vec<u8>, Vec<String>) {
+    let mut rng = Rng::new(seed);
+    let files = repository_files();
+    assert!(!files.is_empty(), "the repository's sources are readable");
+    let pool: Vec<Planted> = (0..pool.max(1)).map(|_| planted(&mut rng)).collect();
+    let mut planted_originals = Vec::new();
+    let mut messages = vec![
+        json!({"role": "user", "content": "The deploy of the ingest service fails since this morning. Look at the code and the account, and tell me why."}),
+    ];
+    let mut size = 24 * 1500;
+    let mut turn = 0;
+    while size < target_bytes {
+        turn += 1;
+        let id = format!("toolu_{:024x}", rng.next());
+        let (input, output) = if turn % 4 == 0 {
+            let mut output = String::new();
+            for line in 0..30 {
+                if line % 3 == 0 {
+                    let p = &pool[rng.below(pool.len())];
+                    output.push_str(&p.line);
+                    planted_originals.push(p.original.clone());
+                } else {
+                    output.push_str(&format!(
+                        "            \"State\": {{\"Code\": 16, \"Name\": \"running\"}}, \"LaunchTime\": \"2026-11-{:02}T08:{:02}:00+00:00\",",
+                        1 + rng.below(25),
+                        rng.below(60)
+                    ));
+                }
+                output.push('\n');
+            }
+            (
+                json!({"command": "aws ec2 describe-instances --output json", "description": "List instances"}),
+                output,
+            )
+        } else {
+            let (name, text) = &files[rng.below(files.len())];
+            let numbered: String = text
+                .lines()
+                .enumerate()
+                .map(|(n, line)| format!("{:>6}\t{line}\n", n + 1))
+                .collect();
+            (
+                json!({"file_path": format!("/home/dev/maskgate/{name}")}),
+                numbered,
+            )
+        };
+        let tool = if input.get("command").is_some() {
+            "Bash"
+        } else {
+            "Read"
+        };
+        messages.push(json!({"role": "assistant", "content": [
+            {"type": "text", "text": "Let me check that."},
+            {"type": "tool_use", "id": id, "name": tool, "input": input}
+        ]}));
+        size += output.len() + 200;
+        messages.push(json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": output}]}));
+    }
+    let body = json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 32000,
+        "stream": true,
+        "tools": tool_definitions(&mut rng, 24),
+        "system": [
+            {"type": "text", "text": "You are Claude Code, an interactive CLI tool.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Working directory: /home/dev/maskgate\nPlatform: linux", "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": messages,
+        "metadata": {"user_id": format!("{{\"device_id\":\"{}\"}}", rng.chars(HEX, 64))}
+    });
+    (serde_json::to_vec(&body).expect("json"), planted_originals)
+}
