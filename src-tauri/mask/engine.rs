@@ -1,7 +1,7 @@
 //! String → spans. Every anchor literal of every enabled kind is found, overlapping ones
 //! included, and each hit runs only the matchers of the kinds that own that anchor. Anchors
 //! holding a `-`, `.`, `:` or `_` (`i-`, `arn:`, `.amazonaws.com`) are reached from that byte
-//! (see `trigger_bytes`); the rest (`account`, `AKIA` …) by one literal search. Custom patterns (user
+//! (see `byte_sets`); the rest (`account`, `AKIA` …) by one literal search. Custom patterns (user
 //! regexes, which may have no literal to anchor on) run as their own regex searches.
 //!
 //! Overlapping candidates resolve as: earliest start, then longest, then rule order. The same
@@ -15,9 +15,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::byte_sets::TRIGGERS;
 use super::catalog::{Hit, Kind, CATALOG};
 use super::json_strings::STRING_END;
-use super::trigger_bytes::{for_each_trigger, TRIGGER_BYTES};
 
 /// A user-defined pattern that behaves like a built-in kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,12 +226,12 @@ impl Engine {
                 }
             }
         };
-        for_each_trigger(t, |p| {
+        for p in TRIGGERS.positions(t, 0) {
             let table = &self.anchors.by_trigger[trigger_id(t[p])];
             let before = p.checked_sub(1).map_or(0, |i| t[i].to_ascii_lowercase());
             let after = t.get(p + 1).map_or(0, u8::to_ascii_lowercase);
             if !table.may_match(before, after) {
-                return;
+                continue;
             }
             let candidates = table
                 .anchors_before(before)
@@ -249,7 +249,7 @@ impl Engine {
                     on_anchor(start..end, &anchor.targets);
                 }
             }
-        });
+        }
         if let Some(words) = &self.anchors.words {
             lower_into(t, &mut scratch.lowered);
             for found in words.find_iter(&scratch.lowered) {
@@ -304,7 +304,7 @@ struct TriggeredAnchor {
     targets: Vec<Target>,
 }
 
-/// Index of a trigger byte in [`TRIGGER_BYTES`].
+/// Index of a trigger byte in [`TRIGGERS`].
 fn trigger_id(byte: u8) -> usize {
     match byte {
         b'-' => 0,
@@ -372,8 +372,8 @@ impl TriggerTable {
 #[derive(Default)]
 struct Anchors {
     triggered: Vec<TriggeredAnchor>,
-    /// One per byte of [`TRIGGER_BYTES`], in its order.
-    by_trigger: [TriggerTable; TRIGGER_BYTES.len()],
+    /// One per byte of [`TRIGGERS`], in its order.
+    by_trigger: [TriggerTable; TRIGGERS.bytes().len()],
     /// Collected by `add`, compiled into `words` by `build_words`.
     word_literals: Vec<Vec<u8>>,
     word_targets: Vec<Vec<Target>>,
@@ -386,7 +386,7 @@ impl Anchors {
     /// Adds an anchor (lower-case); `follows` are the (lower-cased) bytes that can come after
     /// it when it ends with its trigger byte.
     fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>, follows: &[u8]) {
-        let Some(trigger_at) = literal.iter().position(|b| TRIGGER_BYTES.contains(b)) else {
+        let Some(trigger_at) = literal.iter().position(|b| TRIGGERS.bytes().contains(b)) else {
             self.word_literals.push(literal);
             self.word_targets.push(targets);
             return;

@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use super::byte_sets::QUOTE_OR_BACKSLASH;
+
 /// Top-level facts of a request body that the journal shows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BodyFacts {
@@ -185,24 +187,25 @@ impl<'b> JsonStrings<'b> {
         let marks_start = self.marks.len();
         let decoded_start = self.decoded.len();
         let mut copied = start;
-        let mut at = start;
-        let end = loop {
-            match memchr::memchr2(b'"', b'\\', &b[at..]) {
-                Some(p) if b[at + p] == b'\\' => {
-                    let escape = at + p;
-                    self.decoded.push_str(&self.body[copied..escape]);
-                    let (c, len) = decode_escape(&self.body[escape..])
-                        .ok_or_else(|| literal_error(self.body, start))?;
-                    self.decoded.push(c);
-                    at = escape + len;
-                    copied = at;
-                    self.marks
-                        .push((self.decoded.len() - decoded_start, at - start));
-                }
-                Some(p) => break at + p,
-                None => break b.len(),
+        let mut at = start; // past the escapes decoded so far
+        let mut end = b.len();
+        for p in QUOTE_OR_BACKSLASH.positions(b, start) {
+            if p < at {
+                continue; // the `"` or `\\` of an escape just decoded
             }
-        };
+            if b[p] == b'"' {
+                end = p;
+                break;
+            }
+            self.decoded.push_str(&self.body[copied..p]);
+            let (c, len) =
+                decode_escape(&self.body[p..]).ok_or_else(|| literal_error(self.body, start))?;
+            self.decoded.push(c);
+            at = p + len;
+            copied = at;
+            self.marks
+                .push((self.decoded.len() - decoded_start, at - start));
+        }
         let decoded = (self.marks.len() > marks_start).then(|| {
             self.decoded.push_str(&self.body[copied..end]);
             decoded_start..self.decoded.len()

@@ -1,6 +1,7 @@
 //! Masking: the identifier catalog, the engine that finds identifiers in a string, the token
 //! table, and the walk over whole request bodies. Knows nothing of HTTP or Tauri.
 
+mod byte_sets;
 pub mod catalog;
 pub mod engine;
 mod json_strings;
@@ -9,7 +10,6 @@ mod properties;
 pub mod request;
 mod scan;
 pub mod tokens;
-mod trigger_bytes;
 
 pub use engine::{CustomPattern, Engine, EngineError};
 pub use request::{mask_json, mask_text, BodyFacts, MaskError, Masked};
