@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::mask::TokenTable;
 
@@ -33,7 +33,10 @@ impl Restorer {
     pub fn new(table: &TokenTable) -> Restorer {
         let tokens: Vec<&str> = table.entries().iter().map(|e| e.token.as_str()).collect();
         let finder = (!tokens.is_empty()).then(|| {
+            // Built for every request, and answers are short: an automaton that is quick to
+            // build (a DFA of 80 tokens took 0.1 ms and a 200 KB table) beats a fast one.
             AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(&tokens)
                 .expect("tokens build an automaton")
