@@ -140,12 +140,11 @@ impl Engine {
         let mut literals: Vec<String> = Vec::new();
         let mut targets: Vec<Vec<Target>> = Vec::new();
         let mut add = |literal: &str, target: Target| {
-            let lower = literal.to_ascii_lowercase();
             let at = literals
                 .iter()
-                .position(|l| *l == lower)
+                .position(|l| l == literal)
                 .unwrap_or_else(|| {
-                    literals.push(lower);
+                    literals.push(literal.to_owned());
                     targets.push(Vec::new());
                     literals.len() - 1
                 });
@@ -250,14 +249,12 @@ impl Engine {
                 }
             }
         }
-        if let Some(words) = &self.anchors.words {
+        self.anchors.exact_words.find(t, &mut on_anchor);
+        if self.anchors.folded_words.is_some() {
             lower_into(t, &mut scratch.lowered);
-            for found in words.find_iter(&scratch.lowered) {
-                on_anchor(
-                    found.range(),
-                    &self.anchors.word_targets[found.pattern().as_usize()],
-                );
-            }
+            self.anchors
+                .folded_words
+                .find(&scratch.lowered, &mut on_anchor);
         }
         // A user's regex may match anything, NUL included: it runs over each string alone.
         for &rule in &self.custom_rules {
@@ -367,30 +364,35 @@ impl TriggerTable {
     }
 }
 
-/// Every enabled anchor, split by how it is found. Anchors are matched ASCII
-/// case-insensitively; the matchers check the case they need.
+/// Every enabled anchor, split by how it is found. Anchors holding a trigger byte, and
+/// words written in lower case (`account`, `kms`), are matched ASCII case-insensitively, the
+/// matchers checking the case they need; words written with an upper-case letter (`AKIA`,
+/// `IQoJb3JpZ2luX2Vj`) are found exactly as written.
 #[derive(Default)]
 struct Anchors {
     triggered: Vec<TriggeredAnchor>,
     /// One per byte of [`TRIGGERS`], in its order.
     by_trigger: [TriggerTable; TRIGGERS.bytes().len()],
-    /// Collected by `add`, compiled into `words` by `build_words`.
-    word_literals: Vec<Vec<u8>>,
-    word_targets: Vec<Vec<Target>>,
+    /// Searched in the text itself.
+    exact_words: WordSearch,
     /// Searched in a lower-cased copy of the text (a case-sensitive search keeps the fast
     /// vectorised prefilter that a case-insensitive one loses).
-    words: Option<AhoCorasick>,
+    folded_words: WordSearch,
 }
 
 impl Anchors {
-    /// Adds an anchor (lower-case); `follows` are the (lower-cased) bytes that can come after
-    /// it when it ends with its trigger byte.
+    /// Adds an anchor; `follows` are the (lower-cased) bytes that can come after it when it
+    /// ends with its trigger byte.
     fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>, follows: &[u8]) {
         let Some(trigger_at) = literal.iter().position(|b| TRIGGERS.bytes().contains(b)) else {
-            self.word_literals.push(literal);
-            self.word_targets.push(targets);
+            if literal.iter().any(u8::is_ascii_uppercase) {
+                self.exact_words.add(literal, targets);
+            } else {
+                self.folded_words.add(literal, targets);
+            }
             return;
         };
+        let literal = literal.to_ascii_lowercase();
         let table = &mut self.by_trigger[trigger_id(literal[trigger_at])];
         table.allow(&literal, trigger_at, follows);
         // Anchors are at least two bytes long (a trigger byte is never a whole anchor).
@@ -407,15 +409,49 @@ impl Anchors {
     }
 
     fn build_words(&mut self) {
-        let literals = std::mem::take(&mut self.word_literals);
+        self.exact_words.build();
+        self.folded_words.build();
+    }
+}
+
+/// Word anchors found by one literal search.
+#[derive(Default)]
+struct WordSearch {
+    /// Collected by `add`, compiled into `automaton` by `build`.
+    literals: Vec<Vec<u8>>,
+    targets: Vec<Vec<Target>>,
+    automaton: Option<AhoCorasick>,
+}
+
+impl WordSearch {
+    fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>) {
+        self.literals.push(literal);
+        self.targets.push(targets);
+    }
+
+    fn build(&mut self) {
+        let literals = std::mem::take(&mut self.literals);
         if literals.is_empty() {
             return;
         }
-        let words = AhoCorasick::builder()
+        let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&literals)
             .expect("anchor words build an automaton");
-        self.words = Some(words);
+        self.automaton = Some(automaton);
+    }
+
+    fn is_some(&self) -> bool {
+        self.automaton.is_some()
+    }
+
+    /// Calls `found(range, targets)` for every word in `t`.
+    fn find(&self, t: &[u8], found: &mut impl FnMut(Range<usize>, &[Target])) {
+        if let Some(automaton) = &self.automaton {
+            for m in automaton.find_iter(t) {
+                found(m.range(), &self.targets[m.pattern().as_usize()]);
+            }
+        }
     }
 }
 
