@@ -281,15 +281,13 @@ fn decode_escape(raw: &str) -> Option<(char, usize)> {
         raw.get(at..at + 4)
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
     };
-    let simple = match raw.as_bytes().get(1)? {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
+    let kind = *raw.as_bytes().get(1)?;
+    // Most escapes are `\n`, `\t`, `\"`: a table look-up, not a jump that mispredicts.
+    let simple = SIMPLE_ESCAPES[usize::from(kind)];
+    if simple != 0 {
+        return Some((char::from(simple), 2));
+    }
+    match kind {
         b'u' => {
             let high = unit(2)?;
             if !(0xD800..0xDC00).contains(&high) {
@@ -300,12 +298,25 @@ fn decode_escape(raw: &str) -> Option<(char, usize)> {
                 return None;
             }
             let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?;
-            return Some((c, 12));
+            Some((c, 12))
         }
-        _ => return None,
-    };
-    Some((simple, 2))
+        _ => None,
+    }
 }
+
+/// What each two-byte escape stands for, by the byte after the backslash; 0 for the others.
+const SIMPLE_ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[b'/' as usize] = b'/';
+    table[b'b' as usize] = 0x08;
+    table[b'f' as usize] = 0x0c;
+    table[b'n' as usize] = b'\n';
+    table[b'r' as usize] = b'\r';
+    table[b't' as usize] = b'\t';
+    table
+};
 
 /// The error serde_json gives for the literal at `start` (one it cannot decode).
 fn literal_error(body: &str, start: usize) -> serde_json::Error {

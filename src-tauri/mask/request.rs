@@ -116,12 +116,15 @@ fn find_all(engine: &Engine, text: &str, starts: &[usize]) -> Vec<Finding> {
         .expect("originals build an automaton");
     let t = text.as_bytes();
     let mut added = Vec::new();
+    // Findings are sorted and do not overlap, and matches come in order: only the first
+    // finding that ends after a match starts can cover it.
+    let mut next = 0;
     for m in sweep.find_iter(Input::new(text).span(sweep_from..text.len())) {
         let (_, found_from, rule) = originals[m.pattern().as_usize()];
         let whole_word = boundary_before(t, m.start()) && boundary_after(t, m.end());
-        // Findings are sorted and do not overlap: only the first that ends after the match
-        // starts can cover it.
-        let next = findings.partition_point(|f| f.span.end <= m.start());
+        while findings.get(next).is_some_and(|f| f.span.end <= m.start()) {
+            next += 1;
+        }
         let covered = findings.get(next).is_some_and(|f| f.span.start < m.end());
         if m.start() >= found_from && whole_word && !covered {
             added.push(Finding {
