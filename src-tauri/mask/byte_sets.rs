@@ -98,6 +98,7 @@ impl<const N: usize> Positions<'_, N> {
 impl<const N: usize> Iterator for Positions<'_, N> {
     type Item = usize;
 
+    #[inline]
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
             self.block_start += 64;
