@@ -1,7 +1,7 @@
 //! String → spans. Every anchor literal of every enabled kind is found, overlapping ones
 //! included, and each hit runs only the matchers of the kinds that own that anchor. Anchors
 //! holding a `-`, `.`, `:` or `_` (`i-`, `arn:`, `.amazonaws.com`) are reached from that byte
-//! (see `byte_sets`); the rest (`account`, `AKIA` …) by one literal search. Custom patterns (user
+//! (see `byte_sets`); the rest (`account`, `AKIA` …) by a literal search. Custom patterns (user
 //! regexes, which may have no literal to anchor on) run as their own regex searches.
 //!
 //! Overlapping candidates resolve as: earliest start, then longest, then rule order. The same
@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::byte_sets::TRIGGERS;
 use super::catalog::{Hit, Kind, CATALOG};
-use super::json_strings::STRING_END;
+
+/// Ends each string of a text that holds many (a request's walk text). No identifier holds
+/// it, but context reaches across it: a JSON key labels the value in the next string.
+pub const STRING_END: char = '\0';
 
 /// A user-defined pattern that behaves like a built-in kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,7 +253,7 @@ impl Engine {
             }
         }
         self.anchors.exact_words.find(t, &mut on_anchor);
-        if self.anchors.folded_words.is_some() {
+        if !self.anchors.folded_words.is_empty() {
             lower_into(t, &mut scratch.lowered);
             self.anchors
                 .folded_words
@@ -441,8 +444,8 @@ impl WordSearch {
         self.automaton = Some(automaton);
     }
 
-    fn is_some(&self) -> bool {
-        self.automaton.is_some()
+    fn is_empty(&self) -> bool {
+        self.automaton.is_none()
     }
 
     /// Calls `found(range, targets)` for every word in `t`.

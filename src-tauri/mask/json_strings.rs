@@ -9,6 +9,7 @@
 use std::ops::Range;
 
 use super::byte_sets::QUOTE_OR_BACKSLASH;
+use super::engine::STRING_END;
 
 /// Top-level facts of a request body that the journal shows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -63,9 +64,6 @@ pub struct JsonStrings<'b> {
     /// After each escape: (decoded, raw) offsets within its literal.
     marks: Vec<(usize, usize)>,
 }
-
-/// Ends every string of a [`WalkText`]: no identifier holds it and no label reaches across it.
-pub const STRING_END: char = '\0';
 
 /// The maskable strings of a body, decoded, in walk order, each followed by [`STRING_END`].
 pub struct WalkText<'s> {
