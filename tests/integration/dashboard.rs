@@ -10,7 +10,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::webdriver::{click, count, eventually, highlighted_tokens, text_of};
+use crate::support::webdriver::{click, count, eventually, open_exchange, text_of};
 use crate::support::{
     client, free_port, messages_request, post_messages, spawn_headless, upstream,
 };
@@ -138,12 +138,7 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         text_of(&browser, "#totals").await.starts_with("1 of 1")
     })
     .await;
-    click(&browser, "#exchanges tbody tr:not(.spacer) td").await;
-    eventually("highlighted tokens", || async {
-        count(&browser, "#sent mark.tok").await >= 2
-    })
-    .await;
-    let marks = highlighted_tokens(&browser).await;
+    let marks = open_exchange(&browser, "#exchanges tbody tr:not(.spacer) td", 2).await;
     let titled = |title: &str| marks.iter().any(|(_, t)| t == title);
     assert!(titled("ec2_instance: i-0a1b2c3d4e5f67890"), "{marks:?}");
     assert!(titled("private_ipv4: 10.1.2.3"), "{marks:?}");

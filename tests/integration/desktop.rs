@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::webdriver::{click, count, eventually, highlighted_tokens, text_of};
+use crate::support::webdriver::{click, count, eventually, open_exchange, text_of};
 use crate::support::{free_port, messages_request, post_messages, upstream};
 
 /// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
@@ -179,12 +179,7 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
         count(&client, "#exchanges tbody tr").await > 0
     })
     .await;
-    click(&client, "#exchanges tbody tr td").await;
-    eventually("highlighted tokens", || async {
-        count(&client, "#sent mark.tok").await >= 2
-    })
-    .await;
-    let marks = highlighted_tokens(&client).await;
+    let marks = open_exchange(&client, "#exchanges tbody tr td", 2).await;
     assert!(
         marks.contains(&(
             "EC2_INSTANCE_001".into(),

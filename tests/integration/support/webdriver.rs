@@ -55,6 +55,17 @@ pub async fn count(client: &Client, css: &str) -> usize {
         .map_or(0, |found| found.len())
 }
 
+/// Opens the exchange in the live list's row `row` (a CSS selector) and returns the tokens
+/// highlighted in its masked request, once at least `at_least` of them are shown.
+pub async fn open_exchange(client: &Client, row: &str, at_least: usize) -> Vec<(String, String)> {
+    click(client, row).await;
+    eventually("highlighted tokens", || async {
+        count(client, "#sent mark.tok").await >= at_least
+    })
+    .await;
+    highlighted_tokens(client).await
+}
+
 /// The highlighted tokens of the selected exchange's masked request: (token, title), where
 /// the title names the kind and the original.
 pub async fn highlighted_tokens(client: &Client) -> Vec<(String, String)> {
