@@ -226,7 +226,8 @@ impl<'b> JsonStrings<'b> {
     }
 
     /// The maskable strings (none from a thinking block) in walk order: `tools`, `system`,
-    /// `messages`, then the rest.
+    /// `messages`, then the rest. Copying the decoded strings once more here is cheaper than
+    /// a second pass over the escapes to decode them straight into walk order.
     pub fn walk_text(&self) -> WalkText<'_> {
         let mut literals: Vec<&Literal> = self.literals.iter().filter(|l| !l.signed).collect();
         literals.sort_by_key(|l| l.section);

@@ -1,5 +1,6 @@
 //! Properties of masking as a whole, over generated inputs: masking then restoring gives the
-//! input back, and a conversation's masked prefix never changes as turns are added.
+//! input back (text, and JSON bodies byte for byte), no original survives, and a
+//! conversation's masked prefix never changes as turns are added.
 
 use proptest::prelude::*;
 
@@ -76,6 +77,28 @@ proptest! {
         for entry in masked.table.entries().iter().filter(|e| e.kind != TOKEN_TEXT_KIND) {
             prop_assert!(!masked.output.contains(&entry.original), "{} left in {}", entry.original, masked.output);
         }
+    }
+
+    #[test]
+    fn json_bodies_restore_byte_for_byte_and_keep_no_original(turns in prop::collection::vec(prose(), 1..5), ascii_escapes in any::<bool>()) {
+        // Strings full of escapes (quotes, backslashes, line breaks, tabs; `é` as `\u00e9`
+        // when asked): every masked span must map back onto the raw bytes it was decoded from.
+        let engine = Engine::with_all_builtins();
+        let mut body = format!(
+            "{{\"messages\":[{}],\"system\":{}}}",
+            turns.iter().map(|t| message(t)).collect::<Vec<_>>().join(","),
+            serde_json::to_string(&turns.concat()).expect("string")
+        );
+        if ascii_escapes {
+            body = body.replace('é', "\\u00e9");
+        }
+        let (masked, _) = mask_json(&engine, body.as_bytes()).expect("valid JSON");
+        let output = String::from_utf8(masked.output).expect("utf8");
+        for entry in masked.table.entries().iter().filter(|e| e.kind != TOKEN_TEXT_KIND) {
+            prop_assert!(!output.contains(&entry.original), "{} left in {}", entry.original, output);
+        }
+        let restorer = Restorer::new(&masked.table);
+        prop_assert_eq!(restorer.restore(&output, Escaping::JsonString), body.as_str());
     }
 
     #[test]
