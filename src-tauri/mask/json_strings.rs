@@ -22,7 +22,7 @@ pub struct BodyFacts {
 
 /// Where a top-level member sits in prompt-cache order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Section {
+enum Section {
     Tools,
     System,
     Messages,
