@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use serde::de::IgnoredAny;
 
-use super::engine::{Engine, Finding, Scratch, TOKEN_TEXT_KIND};
+use super::engine::{Engine, Finding, Scratch, STRING_END, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
 use super::json_strings::JsonStrings;
 use super::scan::{boundary_after, boundary_before};
@@ -64,6 +64,10 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
     let mut counts = BTreeMap::new();
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::with_capacity(findings.len());
     for f in &findings {
+        debug_assert!(
+            !walk.text[f.span.clone()].contains(STRING_END),
+            "a finding never spans two strings"
+        );
         let token = mint(engine, f, &walk.text, &mut table, &mut counts);
         let string = walk.string_at(f.span.start);
         edits.push((walk.raw_span(string, f.span.clone()), token));
