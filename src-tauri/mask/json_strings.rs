@@ -1,7 +1,9 @@
-//! The string literals of a JSON body that serde_json has already validated: where each one
-//! stands, which part of the request it belongs to, and its decoded text, in one pass; then
-//! the text the engine scans — the maskable strings in walk order, each followed by a NUL, so
-//! that one scan and one sweep cover the whole request.
+//! One pass over a JSON body: it checks the body as serde_json would (the grammar, string
+//! escapes, nesting depth; a property test holds the two in step, and a refusal carries
+//! serde_json's own error, computed only then), and finds the string literals: where each one
+//! stands, which part of the request it belongs to, and its decoded text. Then the text the
+//! engine scans: the maskable strings in walk order, each followed by a NUL, so that one scan
+//! and one sweep cover the whole request.
 //!
 //! Each escape leaves a mark (decoded offset, raw offset) after it, so a span of decoded text
 //! maps back to the raw bytes it came from by one binary search.
@@ -75,16 +77,41 @@ pub struct WalkText<'s> {
     strings: &'s JsonStrings<'s>,
 }
 
+/// An open object or array.
 struct Frame {
+    /// The object's index in `objects`; `None` for an array.
     object: Option<usize>,
-    expecting_key: bool,
+    /// The last key of this object was `"type"`.
     key_is_type: bool,
 }
 
+/// What the grammar allows next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A value (the body, an array element, a member's value).
+    Value,
+    /// A value or `]` (just after `[`).
+    ValueOrClose,
+    /// A key or `}` (just after `{`).
+    KeyOrClose,
+    /// A key (after `,` in an object).
+    Key,
+    /// The `:` after a key.
+    Colon,
+    /// `,` or the end of the open object or array.
+    CommaOrClose,
+    /// Nothing but whitespace (the body's value is complete).
+    End,
+}
+
+/// Objects and arrays nest at most this deep, as serde_json parses them.
+const MAX_DEPTH: usize = 127;
+
 impl<'b> JsonStrings<'b> {
-    /// Reads the strings of a body that serde_json has validated. Fails only where serde
-    /// would fail to decode a string (a lone UTF-16 surrogate in a `\u` escape), with serde's
-    /// own error.
+    /// Reads a body: checks that it is one JSON value exactly as serde_json would, locates its
+    /// strings and decodes them. A body serde_json would refuse is refused, with serde_json's
+    /// own error; so is a string serde would not decode (a lone UTF-16 surrogate in a `\u`
+    /// escape).
     pub fn read(body: &'b str) -> Result<JsonStrings<'b>, serde_json::Error> {
         let mut strings = JsonStrings {
             body,
@@ -103,42 +130,65 @@ impl<'b> JsonStrings<'b> {
         let mut stack: Vec<Frame> = Vec::new();
         let mut section = Section::Other;
         let mut top_key: &[u8] = b"";
+        let mut expect = Expect::Value;
         let mut i = 0;
         while i < b.len() {
-            match b[i] {
-                b'{' => {
-                    let parent = stack.iter().rev().find_map(|f| f.object);
-                    objects.push((parent, false));
+            let c = b[i];
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+                continue;
+            }
+            let is_key = matches!(expect, Expect::Key | Expect::KeyOrClose);
+            match (expect, c) {
+                (Expect::Value | Expect::ValueOrClose, b'{' | b'[') => {
+                    if stack.len() == MAX_DEPTH {
+                        return Err(invalid(body));
+                    }
+                    let object = (c == b'{').then(|| {
+                        let parent = stack.iter().rev().find_map(|f| f.object);
+                        objects.push((parent, false));
+                        objects.len() - 1
+                    });
                     stack.push(Frame {
-                        object: Some(objects.len() - 1),
-                        expecting_key: true,
+                        object,
                         key_is_type: false,
                     });
+                    expect = if c == b'{' {
+                        Expect::KeyOrClose
+                    } else {
+                        Expect::ValueOrClose
+                    };
+                    i += 1;
+                    continue;
                 }
-                b'[' => stack.push(Frame {
-                    object: None,
-                    expecting_key: false,
-                    key_is_type: false,
-                }),
-                b'}' | b']' => {
-                    stack.pop();
-                }
-                b',' => {
-                    if let Some(top) = stack.last_mut() {
-                        top.expecting_key = top.object.is_some();
+                (Expect::KeyOrClose | Expect::CommaOrClose, b'}')
+                | (Expect::ValueOrClose | Expect::CommaOrClose, b']') => {
+                    let open = stack.pop().ok_or_else(|| invalid(body))?;
+                    if open.object.is_some() != (c == b'}') {
+                        return Err(invalid(body));
                     }
                 }
-                b':' => {
-                    if let Some(top) = stack.last_mut() {
-                        top.expecting_key = false;
-                    }
+                (Expect::CommaOrClose, b',') => {
+                    let in_object = stack.last().is_some_and(|f| f.object.is_some());
+                    expect = if in_object {
+                        Expect::Key
+                    } else {
+                        Expect::Value
+                    };
+                    i += 1;
+                    continue;
                 }
-                b'"' => {
+                (Expect::Colon, b':') => {
+                    expect = Expect::Value;
+                    i += 1;
+                    continue;
+                }
+                (Expect::Value | Expect::ValueOrClose | Expect::Key | Expect::KeyOrClose, b'"') => {
                     let literal = strings.read_literal(i + 1)?;
                     let content = &b[literal.raw.clone()];
                     let depth = stack.len();
                     if let Some(top) = stack.last_mut() {
-                        if top.object.is_some() && top.expecting_key {
+                        if is_key {
                             top.key_is_type = content == b"type";
                             if depth == 1 {
                                 section = Section::of_key(content);
@@ -155,16 +205,33 @@ impl<'b> JsonStrings<'b> {
                             }
                         }
                     }
-                    i = literal.raw.end;
+                    i = literal.raw.end + 1;
                     owners.push(stack.iter().rev().find_map(|f| f.object));
                     strings.literals.push(Literal { section, ..literal });
+                    if is_key {
+                        expect = Expect::Colon;
+                        continue;
+                    }
+                    expect = after_value(&stack);
+                    continue;
                 }
-                b't' if stack.len() == 1 && top_key == b"stream" => {
-                    strings.facts.stream = b[i..].starts_with(b"true");
+                (Expect::Value | Expect::ValueOrClose, _) => {
+                    let end = scalar_end(b, i).ok_or_else(|| invalid(body))?;
+                    if stack.len() == 1 && top_key == b"stream" {
+                        strings.facts.stream = &b[i..end] == b"true";
+                    }
+                    i = end;
+                    expect = after_value(&stack);
+                    continue;
                 }
-                _ => {}
+                _ => return Err(invalid(body)),
             }
+            // A closed object or array is a complete value.
             i += 1;
+            expect = after_value(&stack);
+        }
+        if expect != Expect::End {
+            return Err(invalid(body));
         }
         for (literal, owner) in strings.literals.iter_mut().zip(owners) {
             let mut object = owner;
@@ -186,23 +253,36 @@ impl<'b> JsonStrings<'b> {
         let decoded_start = self.decoded.len();
         let mut copied = start;
         let mut at = start; // past the escapes decoded so far
-        let mut end = b.len();
+        let mut end = None;
         for p in QUOTE_OR_BACKSLASH.positions(b, start) {
             if p < at {
                 continue; // the `"` or `\\` of an escape just decoded
             }
             if b[p] == b'"' {
-                end = p;
+                end = Some(p);
                 break;
             }
             self.decoded.push_str(&self.body[copied..p]);
-            let (c, len) =
-                decode_escape(&self.body[p..]).ok_or_else(|| literal_error(self.body, start))?;
+            let (c, len) = decode_escape(&self.body[p..]).ok_or_else(|| {
+                let bad_escape = invalid(self.body);
+                match literal_error(self.body, start) {
+                    Some(lone_surrogate) => lone_surrogate,
+                    None => bad_escape,
+                }
+            })?;
             self.decoded.push(c);
             at = p + len;
             copied = at;
             self.marks
                 .push((self.decoded.len() - decoded_start, at - start));
+        }
+        let end = end.ok_or_else(|| invalid(self.body))?;
+        // Control characters must be escaped in JSON. (A fold, not `any`, so that it vectorises.)
+        if b[start..end]
+            .iter()
+            .fold(false, |seen, &c| seen | (c < 0x20))
+        {
+            return Err(invalid(self.body));
         }
         let decoded = (self.marks.len() > marks_start).then(|| {
             self.decoded.push_str(&self.body[copied..end]);
@@ -278,6 +358,7 @@ impl WalkText<'_> {
 fn decode_escape(raw: &str) -> Option<(char, usize)> {
     let unit = |at: usize| {
         raw.get(at..at + 4)
+            .filter(|hex| hex.bytes().all(|h| h.is_ascii_hexdigit()))
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
     };
     let kind = *raw.as_bytes().get(1)?;
@@ -317,15 +398,65 @@ const SIMPLE_ESCAPES: [u8; 256] = {
     table
 };
 
-/// The error serde_json gives for the literal at `start` (one it cannot decode).
-fn literal_error(body: &str, start: usize) -> serde_json::Error {
-    let literal = serde_json::Deserializer::from_str(&body[start - 1..])
+/// The error serde_json gives when it decodes the literal at `start`, if it refuses it.
+fn literal_error(body: &str, start: usize) -> Option<serde_json::Error> {
+    serde_json::Deserializer::from_str(&body[start - 1..])
         .into_iter::<String>()
-        .next();
-    match literal {
-        Some(Err(e)) => e,
-        _ => serde::de::Error::custom("a string escape could not be decoded"),
+        .next()?
+        .err()
+}
+
+/// The error serde_json gives for a body the grammar refused (read only on that path).
+fn invalid(body: &str) -> serde_json::Error {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Err(e) => e,
+        Ok(_) => serde::de::Error::custom("the body is not one well-formed JSON value"),
     }
+}
+
+/// What the grammar allows after a complete value.
+fn after_value(stack: &[Frame]) -> Expect {
+    if stack.is_empty() {
+        Expect::End
+    } else {
+        Expect::CommaOrClose
+    }
+}
+
+/// The end of the literal (`true`, `false`, `null`) or number at `i`; `None` if there is none.
+fn scalar_end(b: &[u8], i: usize) -> Option<usize> {
+    for word in [&b"true"[..], b"false", b"null"] {
+        if b[i..].starts_with(word) {
+            return Some(i + word.len());
+        }
+    }
+    // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut at = i + usize::from(b[i] == b'-');
+    match b.get(at)? {
+        b'0' => at += 1,
+        b'1'..=b'9' => at += digits(at),
+        _ => return None,
+    }
+    if b.get(at) == Some(&b'.') {
+        let n = digits(at + 1);
+        if n == 0 {
+            return None;
+        }
+        at += 1 + n;
+    }
+    if matches!(b.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(b.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let n = digits(at);
+        if n == 0 {
+            return None;
+        }
+        at += n;
+    }
+    Some(at)
 }
 
 #[cfg(test)]
@@ -378,6 +509,121 @@ mod tests {
             let at = walk.text.find(word).expect("in the text");
             let span = walk.raw_span(walk.string_at(at), at..at + word.len());
             assert_eq!(&body[span], raw);
+        }
+    }
+
+    /// Pieces of JSON, valid and not: bodies made of them are accepted exactly when
+    /// serde_json parses them. (serde_json's `Value` also refuses numbers beyond `f64`, which
+    /// are valid JSON and pass, as they always did; none is generated here.)
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "\"a\"",
+        "\"type\"",
+        "\"thinking\"",
+        "\"x\\n\\\"y\"",
+        "\"\\u00e9\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\ud83d\"",
+        "\"\\q\"",
+        "\"\\u12G4\"",
+        "\"\u{1}\"",
+        "\"open",
+        // Numbers end with a space, so that no two make an exponent beyond f64.
+        "1 ",
+        "-0.5e3 ",
+        "01 ",
+        "1. ",
+        "-",
+        "2E+7 ",
+        "true",
+        "false",
+        "null",
+        "nul",
+        "truex",
+        "\"\\u+123\"",
+    ];
+
+    fn accepted_by_serde(body: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(body).is_ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accepts_exactly_what_serde_json_accepts(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..24)
+        ) {
+            let body = pieces.concat();
+            proptest::prop_assert_eq!(
+                JsonStrings::read(&body).is_ok(),
+                accepted_by_serde(&body),
+                "{}", body
+            );
+        }
+
+        #[test]
+        fn valid_bodies_are_accepted_and_decoded_like_serde(value in json_value()) {
+            for body in [value.to_string(), serde_json::to_string_pretty(&value).expect("json")] {
+                let strings = JsonStrings::read(&body).expect("serde_json wrote it");
+                let mut expected = Vec::new();
+                collect_strings(&value, &mut expected);
+                let mut ours: Vec<String> = strings.literals.iter().map(|l| strings.text(l).to_owned()).collect();
+                ours.sort();
+                expected.sort();
+                proptest::prop_assert_eq!(ours, expected);
+            }
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            (-1e12f64..1e12).prop_map(serde_json::Value::from),
+            "[ -~\\n\\t\"\\\\é😀\u{1}]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z\"\\\\é]{0,6}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+            serde_json::Value::Object(members) => {
+                for (key, v) in members {
+                    out.push(key.clone());
+                    collect_strings(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn nesting_stops_where_serde_json_stops() {
+        for depth in [126, 127, 128, 200] {
+            let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let ours = JsonStrings::read(&body)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let serdes = serde_json::from_str::<serde_json::Value>(&body)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert_eq!(ours, serdes, "depth {depth}");
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Masks whole inputs: an Anthropic request body (JSON) or plain text.
 //!
-//! The JSON body is not rebuilt from a parsed tree. It is validated once with serde_json, then
-//! its string literals are located and decoded in one pass (`json_strings`); only the bytes
-//! of masked spans change, so every other byte (key order, numbers, whitespace) reaches the
+//! The JSON body is not rebuilt from a parsed tree. One pass (`json_strings`) checks it as
+//! serde_json would, locates its string literals and decodes them; only the bytes of masked
+//! spans change, so every other byte (key order, numbers, whitespace) reaches the
 //! upstream exactly as the client sent it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
 //! then the rest — which makes token numbers depend only on the conversation's prefix.
 //! An original found once is also masked wherever it stands later in that order.
@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
-use serde::de::IgnoredAny;
 
 use super::engine::{Engine, Finding, Scratch, STRING_END, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
@@ -53,7 +52,6 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
 /// Masks every string of a JSON request body; refuses anything that is not valid JSON.
 pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
-    serde_json::from_str::<IgnoredAny>(text)?;
     let strings = JsonStrings::read(text)?;
     let walk = strings.walk_text();
     let findings = find_all(engine, &walk.text, &walk.starts);
