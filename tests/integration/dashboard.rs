@@ -171,20 +171,13 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     click(&browser, "input[data-kind=private_ipv4]").await;
     eventually("the switch to apply", || async {
         send(&proxy, "Now i-0a1b2c3d4e5f67890 at 10.1.2.3?").await;
-        let last = upstream
+        upstream
             .recorder
-            .messages_requests()
-            .pop()
-            .expect("forwarded");
-        String::from_utf8_lossy(&last.body).contains("at 10.1.2.3?")
+            .last_messages_body()
+            .contains("at 10.1.2.3?")
     })
     .await;
-    let last = upstream
-        .recorder
-        .messages_requests()
-        .pop()
-        .expect("forwarded");
-    let body = String::from_utf8_lossy(&last.body);
+    let body = upstream.recorder.last_messages_body();
     assert!(
         body.contains("EC2_INSTANCE_001") && !body.contains("i-0a1b2c3d4e5f67890"),
         "{body}"

@@ -222,12 +222,7 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
             .contains("private_ipv4")
     });
     send(&proxy, "And now i-0a1b2c3d4e5f67890 at 10.1.2.3?").await;
-    let last = upstream
-        .recorder
-        .messages_requests()
-        .pop()
-        .expect("forwarded");
-    let body = String::from_utf8_lossy(&last.body);
+    let body = upstream.recorder.last_messages_body();
     assert!(
         body.contains("at 10.1.2.3?") && body.contains("EC2_INSTANCE_001"),
         "{body}"

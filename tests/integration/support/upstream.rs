@@ -72,6 +72,12 @@ impl Recorder {
             })
             .collect()
     }
+
+    /// The body of the last `/v1/messages` request received, as text.
+    pub fn last_messages_body(&self) -> String {
+        let last = self.messages_requests().pop().expect("a forwarded request");
+        String::from_utf8_lossy(&last.body).into_owned()
+    }
 }
 
 pub struct TestUpstream {
