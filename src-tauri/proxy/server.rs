@@ -67,8 +67,10 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     record.masked_request = outgoing.clone();
     record.tokens = Arc::from(table.entries());
     let id = journal.start(record);
-    // The restorer's automaton (≈ 65 µs for 80 tokens) is built while the upstream thinks.
-    let restorer = tokio::task::spawn_blocking(move || Restorer::new(&table));
+    // The restorer's automaton (≈ 65 µs for 80 tokens) is built while the upstream thinks;
+    // with no tokens there is nothing to build.
+    let restorer =
+        (!table.is_empty()).then(|| tokio::task::spawn_blocking(move || Restorer::new(&table)));
 
     let upstream = Arc::clone(&config.upstream);
     let answer = match upstream
@@ -93,10 +95,13 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         started,
         finished: false,
     };
-    // Never cancelled: an error here is a panic in Restorer::new, passed on as if inline.
-    let restorer = restorer
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let restorer = match restorer {
+        // Never cancelled: an error here is a panic in Restorer::new, passed on as if inline.
+        Some(building) => building
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+        None => Restorer::new(&TokenTable::default()),
+    };
     respond(answer, Arc::new(restorer), &upstream, tap).await
 }
 
