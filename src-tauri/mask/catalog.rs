@@ -472,8 +472,8 @@ fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usiz
                     .iter()
                     .any(|&b| b == b'-' || b == b'.' || b.is_ascii_digit());
                 if (flag || quoted || shaped) && value.iter().all(|&b| is_bucket_char(b)) {
+                    // No return: the label may itself end a bucket name (`logs-bucket: …`).
                     out.push(name);
-                    return;
                 }
             }
         }

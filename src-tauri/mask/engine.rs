@@ -581,6 +581,17 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_name_that_reads_as_a_label_is_itself_masked() {
+        // Found by proptest: the name was taken for a `bucket:` label and only the value
+        // after it was masked, so the name leaked where it stood first.
+        let expected: Vec<(&str, String)> = vec![
+            ("team-data-bucket", "s3_bucket".into()),
+            ("i-0a1b2c3d4e5f67890", "ec2_instance".into()),
+        ];
+        assert_eq!(found("team-data-bucket: i-0a1b2c3d4e5f67890"), expected);
+    }
+
+    #[test]
     fn token_shaped_text_is_found_only_in_upper_case_with_digits() {
         let text = "EC2_INSTANCE_004 ec2_instance_004 EC2_INSTANCE_ VPC_12";
         let engine = Engine::with_all_builtins();
