@@ -11,9 +11,12 @@ use std::ops::Range;
 
 use super::scan::{
     boundary_after, boundary_before, cidr_suffix, is_base64, is_label_gap, is_lower_hex,
-    is_private_ipv4, is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid, run_len,
-    run_start, skip_gap, Arn, AwsHost, HostClass,
+    is_private_ipv4, is_region, is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid,
+    run_len, run_start, skip_gap, Arn, AwsHost, HostClass,
 };
+
+/// Ends a JSON key in a request's walk text.
+const KEY_END: u8 = super::engine::KEY_END as u8;
 
 /// Finds the spans an anchor hit stands for. The anchor matched ASCII case-insensitively;
 /// matchers check the exact case they need.
@@ -79,7 +82,7 @@ macro_rules! hex_kind {
         Kind {
             id: $id,
             label: $label,
-            description: concat!($label, "s: the prefix followed by 8 or 17 lowercase hex digits."),
+            description: concat!($label, "s: the prefix followed by 8 or 17 lowercase hex digits (17-character IDs also as AWS's documentation writes them, 1234567890abcdefg)."),
             example: $example,
             token_prefix: $prefix,
             anchors: &[$($anchor),+],
@@ -134,15 +137,22 @@ pub static CATALOG: &[Kind] = &[
         "Other EC2/VPC resource ID",
         "EC2_RESOURCE",
         "vpce-0a1b2c3d4e5f67890",
-        ["vpce-", "eipassoc-", "tgw-attach-", "tgw-rtb-", "rtbassoc-", "dopt-", "lt-", "vgw-", "cgw-", "vpn-", "fs-", "fsap-", "elb-"]
+        [
+            "vpce-", "vpce-svc-", "eipassoc-", "eni-attach-", "sgr-", "r-", "eigw-", "tgw-attach-",
+            "tgw-rtb-", "tgw-mcast-domain-", "rtbassoc-", "aclassoc-", "subnet-cidr-assoc-",
+            "vpc-cidr-assoc-", "dopt-", "lt-", "vgw-", "cgw-", "vpn-", "lgw-", "cagw-", "fl-", "pl-",
+            "ipam-", "ipam-pool-", "ipam-scope-", "sir-", "sfr-", "fleet-", "cr-", "h-", "fs-",
+            "fsap-", "fsmt-", "elb-"
+        ]
     ),
     Kind {
         id: "s3_bucket",
         label: "S3 bucket name",
-        description: "Bucket names in s3:// URLs, S3 host names and paths, S3 ARNs, --bucket/Bucket labels, and bucket-like names such as my-prod-data-bucket.",
+        description: "Bucket names in s3:// URLs, S3 host names and paths, S3 ARNs, --bucket/Bucket labels, bucket listings (aws s3 ls, list-buckets), and bucket-like names such as my-prod-data-bucket.",
         example: "s3://acme-prod-data-bucket/exports/2026/",
         token_prefix: "S3_BUCKET",
-        anchors: &["s3://", "s3a://", "s3n://", ".amazonaws.com", "arn:", "bucket"],
+        // `:0` … `:5`: the time of day in a line of `aws s3 ls` output.
+        anchors: &["s3://", "s3a://", "s3n://", ".amazonaws.com", "arn:", "bucket", ":0", ":1", ":2", ":3", ":4", ":5"],
         after_anchor: is_partition_start,
         matcher: s3_bucket,
         found_by_context: true,
@@ -150,10 +160,10 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "account_id",
         label: "AWS account ID",
-        description: "12-digit account IDs inside ARNs, ECR/SQS addresses, and wherever the text labels them as an account or owner.",
+        description: "12-digit account IDs inside ARNs, ECR/SQS addresses, IAM policy principals, and wherever the text labels them as an account or owner.",
         example: "Account: 123456789012",
         token_prefix: "AWS_ACCOUNT",
-        anchors: &["arn:", "account", "owner", ".dkr.ecr.", ".amazonaws.com/"],
+        anchors: &["arn:", "account", "owner", "AWS", ".dkr.ecr.", ".amazonaws.com/"],
         after_anchor: is_partition_start,
         matcher: account_id,
         found_by_context: true,
@@ -244,6 +254,17 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Rds),
+        found_by_context: false,
+    },
+    Kind {
+        id: "rds_resource_id",
+        label: "RDS resource ID",
+        description: "RDS instance and cluster resource IDs (db-… and cluster-… with 26 upper-case letters and digits), as in DbiResourceId.",
+        example: "\"DbiResourceId\": \"db-5DBPEKBAWG6FNNZKOTEMZOAHYU\"",
+        token_prefix: "RDS_RESOURCE",
+        anchors: &["db-", "cluster-"],
+        after_anchor: is_upper_alnum,
+        matcher: rds_resource_id,
         found_by_context: false,
     },
     Kind {
@@ -341,10 +362,14 @@ pub fn kind(id: &str) -> Option<&'static Kind> {
     CATALOG.iter().find(|k| k.id == id)
 }
 
-/// A context word (`account`, `kms`, `HostedZone` …) that stands on its own or ends a
-/// camelCase name — not one buried in a longer run such as a base64 blob.
+/// A context word (`account`, `kms`, `HostedZone` …) that stands on its own, starts or ends
+/// a name, or is a whole camelCase segment (`recipientAccountId`) — not one buried in a
+/// longer run such as a base64 blob.
 fn is_label(t: &[u8], hit: &Range<usize>) -> bool {
-    boundary_before(t, hit.start) || boundary_after(t, hit.end)
+    let segment_starts =
+        hit.start > 0 && t[hit.start - 1].is_ascii_lowercase() && t[hit.start].is_ascii_uppercase();
+    let next_segment = t.get(hit.end).is_some_and(u8::is_ascii_uppercase);
+    boundary_before(t, hit.start) || boundary_after(t, hit.end) || (segment_starts && next_segment)
 }
 
 /// `arn:` is followed by its partition: `aws`, `aws-cn`, `aws-us-gov` …
@@ -362,9 +387,23 @@ fn hex_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
         return;
     }
-    let n = run_len(t, hit.end, is_lower_hex);
-    if (n == 8 || n == 17) && boundary_after(t, hit.end + n) {
+    let n = run_len(t, hit.end, |b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if is_resource_suffix(&t[hit.end..hit.end + n]) && boundary_after(t, hit.end + n) {
         out.push(hit.start..hit.end + n);
+    }
+}
+
+/// The part of an EC2-style ID after its prefix: 8 or 17 lowercase hex digits. AWS's own
+/// documentation writes 17-character IDs with a letter or two beyond `f`
+/// (`sg-1234567890abcdefg`), and text copied from it is as real to a user as any: a
+/// 17-character run with a digit and at most two such letters counts too. (It starts with a
+/// hex digit, as the kinds' `after_anchor` asks.)
+fn is_resource_suffix(suffix: &[u8]) -> bool {
+    let beyond_hex = suffix.iter().filter(|&&b| !is_lower_hex(b)).count();
+    match suffix.len() {
+        8 => beyond_hex == 0,
+        17 => beyond_hex <= 2 && suffix.iter().any(u8::is_ascii_digit),
+        _ => false,
     }
 }
 
@@ -418,6 +457,7 @@ fn s3_bucket(at: &Hit, out: &mut Vec<Range<usize>>) {
     }
     let is = |literal: &[u8]| anchor.eq_ignore_ascii_case(literal);
     match () {
+        () if anchor[0] == b':' => s3_listing_line(t, &hit, out),
         () if is(b".amazonaws.com") => match at.aws_host().map(|h| (h.span.clone(), h.class)) {
             Some((span, HostClass::S3VirtualHost { bucket_end })) => {
                 out.push(span.start..bucket_end)
@@ -442,10 +482,21 @@ fn s3_bucket(at: &Hit, out: &mut Vec<Range<usize>>) {
     }
 }
 
-/// `--bucket NAME`, `"Bucket": "NAME"`, `bucket_name = "NAME"`, or a name such as
-/// `acme-prod-data-bucket` that carries `bucket` as one of its dash/dot segments.
+/// `--bucket NAME`, `"Bucket": "NAME"`, `bucket_name = "NAME"`, `the bucket NAME`, the
+/// names of a `"Buckets": [...]` listing, or a name such as `acme-prod-data-bucket` that
+/// carries `bucket` as one of its dash/dot segments.
 fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usize>>) {
-    // A label: the word, an optional name/Name suffix, then a short gap, then the value.
+    bucket_label(t, &hit, out);
+    if t[hit.clone()].eq_ignore_ascii_case(b"bucket") && t.get(hit.end) == Some(&b's') {
+        bucket_listing(t, hit.end + 1, out);
+    }
+    if t[hit.clone()] == *b"bucket" {
+        bucket_like_name(t, &hit, out);
+    }
+}
+
+/// The value after a bucket label: the word, an optional name/Name suffix, a short gap.
+fn bucket_label(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
     let label_end = hit.end
         + [&b"name"[..], b"_name", b"-name"]
             .iter()
@@ -458,36 +509,112 @@ fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usiz
     let key_like = flag
         || boundary_before(t, hit.start)
             && !t.get(label_end).is_some_and(u8::is_ascii_alphanumeric);
-    if key_like {
-        let gap = run_len(t, label_end, |b| {
-            matches!(b, b' ' | b'"' | b'\'' | b':' | b'=')
-        });
-        let gap_text = &t[label_end..label_end + gap];
-        let quoted = gap_text.contains(&b'"') || gap_text.contains(&b'\'');
-        let assigns = gap_text.contains(&b':') || gap_text.contains(&b'=');
-        if gap > 0 && gap <= 6 && (flag || assigns) {
-            if let Some(name) = bucket_at(t, label_end + gap) {
-                let value = &t[name.clone()];
-                let shaped = value
-                    .iter()
-                    .any(|&b| b == b'-' || b == b'.' || b.is_ascii_digit());
-                if (flag || quoted || shaped) && value.iter().all(|&b| is_bucket_char(b)) {
-                    // No return: the label may itself end a bucket name (`logs-bucket: …`).
-                    out.push(name);
-                }
-            }
-        }
-    }
-    if t[hit.clone()] != *b"bucket" {
+    if !key_like {
         return;
     }
+    let gap = run_len(t, label_end, |b| {
+        matches!(b, b' ' | b'"' | b'\'' | b'`' | b':' | b'=' | KEY_END)
+    });
+    let gap_text = &t[label_end..label_end + gap];
+    if gap_text.contains(&KEY_END) && !is_json_key(t, hit.start, label_end + gap) {
+        return;
+    }
+    let quoted = gap_text
+        .iter()
+        .any(|&b| matches!(b, b'"' | b'\'' | b'`' | KEY_END));
+    let assigns = gap_text.iter().any(|&b| matches!(b, b':' | b'=' | KEY_END));
+    // In prose ("copy it to the bucket acme-exports") the word stands alone before one space.
+    let prose = gap_text == b" "
+        && label_end == hit.end
+        && (hit.start == 0 || matches!(t[hit.start - 1], b' ' | b'\n' | b'\0' | KEY_END));
+    if gap == 0 || gap > 6 || !(flag || assigns || prose) {
+        return;
+    }
+    let Some(name) = bucket_at(t, label_end + gap) else {
+        return;
+    };
+    let value = &t[name.clone()];
+    let shaped = value
+        .iter()
+        .any(|&b| b == b'-' || b == b'.' || b.is_ascii_digit());
+    let plausible = if prose {
+        shaped && value.iter().any(u8::is_ascii_lowercase) && !is_region(value)
+    } else {
+        flag || quoted || shaped
+    };
+    if plausible && value.iter().all(|&b| is_bucket_char(b)) {
+        // The label may itself end a bucket name (`logs-bucket: …`): that is looked at too.
+        out.push(name);
+    }
+}
+
+/// In a request's walk text: the label from `start` is a whole JSON key, and `value_start`
+/// begins the string after it (its value).
+fn is_json_key(t: &[u8], start: usize, value_start: usize) -> bool {
+    let string_start = start == 0 || matches!(t[start - 1], b'\0' | KEY_END);
+    let key = &t[start..value_start];
+    string_start
+        && key.ends_with(&[KEY_END])
+        && !key[..key.len() - 1]
+            .iter()
+            .any(|&b| b == b'\0' || b == KEY_END)
+}
+
+/// The bucket names of a `"Buckets": [{"Name": "…", …}, …]` listing (`aws s3api
+/// list-buckets`), from just after the word `Buckets`.
+fn bucket_listing(t: &[u8], from: usize, out: &mut Vec<Range<usize>>) {
+    let gap = run_len(t, from, |b| {
+        matches!(b, b'"' | b':' | b' ' | b'\n' | b'\r' | b'\t')
+    });
+    if gap == 0 || t.get(from + gap) != Some(&b'[') {
+        return;
+    }
+    // Inside the list and its objects only; a listing is short, but never read far.
+    let end = t.len().min(from + gap + 64 * 1024);
+    let mut depth = 0usize;
+    let mut i = from + gap;
+    while i < end {
+        match t[i] {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return;
+                }
+            }
+            b'"' if depth == 2 && t[i..].starts_with(b"\"Name\"") => {
+                let value = i + 6 + run_len(t, i + 6, |b| matches!(b, b':' | b' ' | b'"'));
+                if let Some(name) = bucket_at(t, value) {
+                    if t.get(name.end) == Some(&b'"')
+                        && t[name.clone()].iter().all(|&b| is_bucket_char(b))
+                    {
+                        out.push(name);
+                    }
+                }
+                i = value;
+                continue;
+            }
+            b'\0' | KEY_END => return,
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// A name such as `acme-prod-data-bucket` around the word `bucket` at `hit`. A virtual-host
+/// S3 address (`acme-bucket.s3.us-east-1.amazonaws.com`) contributes its first labels only.
+fn bucket_like_name(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
     let start = run_start(t, hit.start, is_bucket_char);
     let end = hit.end + run_len(t, hit.end, is_bucket_char);
     let (start, end) = trim_name(t, start, end);
     if start > 0 && (t[start - 1].is_ascii_alphanumeric() || t[start - 1] == b'_') {
         return;
     }
-    if !boundary_after(t, end) || t.get(end) == Some(&b'_') || !(3..=63).contains(&(end - start)) {
+    if !boundary_after(t, end) || t.get(end) == Some(&b'_') {
+        return;
+    }
+    let end = s3_host_labels_start(&t[start..end]).map_or(end, |cut| start + cut);
+    if hit.end > end || !(3..=63).contains(&(end - start)) {
         return;
     }
     let segments = || t[start..end].split(|&b| b == b'-' || b == b'.');
@@ -495,6 +622,56 @@ fn labelled_or_bucket_like(t: &[u8], hit: Range<usize>, out: &mut Vec<Range<usiz
     let lead_is_word = NOT_BUCKET_LEADS.iter().any(|w| lead == w.as_bytes());
     if segments().nth(1).is_some() && segments().any(|s| s == b"bucket") && !lead_is_word {
         out.push(start..end);
+    }
+}
+
+/// Where `.s3.` or `.s3-…` starts in a dotted name (the S3 part of a host name), if it does.
+fn s3_host_labels_start(name: &[u8]) -> Option<usize> {
+    let mut offset = 0;
+    for (n, label) in name.split(|&b| b == b'.').enumerate() {
+        if n > 0 && (label == b"s3" || label.starts_with(b"s3-")) {
+            return Some(offset - 1);
+        }
+        offset += label.len() + 1;
+    }
+    None
+}
+
+/// A bucket in `aws s3 ls` output: `2026-01-12 10:11:12 acme-terraform-state`, a line of its
+/// own; `hit` is the first `:` of the time. (A listing of objects has a size column, and
+/// is left alone.)
+fn s3_listing_line(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
+    let p = hit.start;
+    let digits = |from: usize, n: usize| {
+        t.get(from..from + n)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let Some(line_start) = p.checked_sub(13) else {
+        return;
+    };
+    let date = &t[line_start..p - 3];
+    let date_ok = digits(line_start, 4)
+        && date[4] == b'-'
+        && digits(line_start + 5, 2)
+        && date[7] == b'-'
+        && digits(line_start + 8, 2);
+    let time_ok = t[p - 3] == b' '
+        && digits(p - 2, 2)
+        && digits(p + 1, 2)
+        && t.get(p + 3) == Some(&b':')
+        && digits(p + 4, 2)
+        && t.get(p + 6) == Some(&b' ');
+    let at_line_start = line_start == 0 || matches!(t[line_start - 1], b'\n' | b'\0' | KEY_END);
+    if !(date_ok && time_ok && at_line_start) {
+        return;
+    }
+    if let Some(name) = bucket_at(t, p + 7) {
+        let ends_line = t
+            .get(name.end)
+            .is_none_or(|&b| matches!(b, b'\n' | b'\r' | b'\0'));
+        if ends_line && t[name.clone()].iter().all(|&b| is_bucket_char(b)) {
+            out.push(name);
+        }
     }
 }
 
@@ -550,6 +727,19 @@ fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
                 out.push(hit.end..end);
             }
         }
+        () if is(b"AWS") => {
+            // An IAM policy's principal: `"AWS": "123456789012"`, `"AWS": ["…", "…"]`.
+            if !boundary_before(t, hit.start) || !boundary_after(t, hit.end) {
+                return;
+            }
+            let gap = run_len(t, hit.end, |b| is_label_gap(b) || b == b'[');
+            let gap_text = &t[hit.end..hit.end + gap];
+            let assigns = gap_text.iter().any(|&b| matches!(b, b':' | b'='))
+                || gap_text.contains(&KEY_END) && is_json_key(t, hit.start, hit.end + gap);
+            if gap <= 6 && assigns {
+                account_list(t, hit.end + gap, out);
+            }
+        }
         () => {
             // "account" / "owner" labels: the first number within a short gap of letters,
             // quotes and separators ("Account ID: ", "\"OwnerId\": \""), then any list that follows.
@@ -563,27 +753,28 @@ fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
             let gap = &window[..first_digit];
             let gap_ok = gap.iter().all(|&b| {
                 b.is_ascii_alphabetic()
-                    || b == b'_'
-                    || b == b'-'
-                    || b == b'#'
-                    || b == b'('
+                    || matches!(b, b'_' | b'-' | b'#' | b'(' | b'[')
                     || is_label_gap(b)
             });
-            if !gap_ok {
-                return;
-            }
-            let mut at = hit.end + first_digit;
-            while let Some(end) = account_number_at(t, at) {
-                out.push(at..end);
-                let sep = run_len(t, end, |b| {
-                    matches!(b, b' ' | b',' | b'"' | b'\'' | b'\n' | b'\t')
-                });
-                if sep == 0 || sep > 6 {
-                    break;
-                }
-                at = end + sep;
+            if gap_ok {
+                account_list(t, hit.end + first_digit, out);
             }
         }
+    }
+}
+
+/// The account numbers from `at` on: one, or a list (`111…, 222…`, a JSON array, the
+/// strings of a JSON array in a request's walk text).
+fn account_list(t: &[u8], mut at: usize, out: &mut Vec<Range<usize>>) {
+    while let Some(end) = account_number_at(t, at) {
+        out.push(at..end);
+        let sep = run_len(t, end, |b| {
+            matches!(b, b' ' | b',' | b'"' | b'\'' | b'\n' | b'\t' | b'\0')
+        });
+        if sep == 0 || sep > 6 {
+            break;
+        }
+        at = end + sep;
     }
 }
 
@@ -593,8 +784,14 @@ fn iam_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     if !boundary_before(t, hit.start) || !t[hit.clone()].iter().all(|b| is_upper_alnum(*b)) {
         return;
     }
+    // Access key IDs are 20 characters; unique IDs 21, and shorter in AWS's documentation
+    // (`AIDASAMPLEUSERID`), whose examples users paste as often as real output.
+    let lengths = match &t[hit.clone()] {
+        b"AKIA" | b"ASIA" | b"ABIA" | b"ACCA" | b"A3T" => 20..=21,
+        _ => 16..=21,
+    };
     let n = run_len(t, hit.start, is_upper_alnum);
-    if (n == 20 || n == 21) && boundary_after(t, hit.start + n) {
+    if lengths.contains(&n) && boundary_after(t, hit.start + n) {
         out.push(hit.start..hit.start + n);
     }
 }
@@ -740,6 +937,18 @@ fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
         .find_map(|suffix| domain.find(suffix).map(|p| i + p + suffix.len()))
         .unwrap_or(i);
     out.push(hit.start..end);
+}
+
+fn rds_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
+    let t = text.as_bytes();
+    if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
+        return;
+    }
+    let n = run_len(t, hit.end, is_upper_alnum);
+    if n == 26 && boundary_after(t, hit.end + n) {
+        out.push(hit.start..hit.end + n);
+    }
 }
 
 /// The whole host name at a domain-suffix anchor, when it is of the `wanted` class.

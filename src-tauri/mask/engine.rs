@@ -18,9 +18,19 @@ use serde::{Deserialize, Serialize};
 use super::byte_sets::TRIGGERS;
 use super::catalog::{Hit, Kind, CATALOG};
 
-/// Ends each string of a text that holds many (a request's walk text). No identifier holds
-/// it, but context reaches across it: a JSON key labels the value in the next string.
+/// Ends each string value of a text that holds many (a request's walk text). No identifier
+/// holds it, but context reaches across it.
 pub const STRING_END: char = '\0';
+
+/// Ends each JSON key in a request's walk text, so that a label knows it is a key and names
+/// the value in the next string (`{"OwnerId": "…"}`), unlike a text that merely ends with
+/// the word.
+pub const KEY_END: char = '\u{1}';
+
+/// Whether `c` ends a string of a walk text.
+pub fn ends_string(c: char) -> bool {
+    c == STRING_END || c == KEY_END
+}
 
 /// A user-defined pattern that behaves like a built-in kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,8 +205,8 @@ impl Engine {
 
     /// Finds the identifiers (and token-shaped text) in `text`, non-overlapping and in order,
     /// into `findings` (cleared first). `text` may hold many strings, each ended by
-    /// [`STRING_END`]: built-in kinds never match across one, though a label may name a
-    /// value in the next string (a JSON key and its value).
+    /// [`STRING_END`] or [`KEY_END`]: built-in kinds never match across one, though a key
+    /// may name the value in the next string.
     pub fn scan(&self, text: &str, scratch: &mut Scratch, findings: &mut Vec<Finding>) {
         findings.clear();
         let t = text.as_bytes();
@@ -263,7 +273,7 @@ impl Engine {
         for &rule in &self.custom_rules {
             if let Source::Custom(regex) = &self.rules[rule].source {
                 let mut offset = 0;
-                for string in text.split(STRING_END) {
+                for string in text.split(ends_string) {
                     findings.extend(regex.find_iter(string).filter(|m| !m.is_empty()).map(|m| {
                         Finding {
                             span: offset + m.start()..offset + m.end(),

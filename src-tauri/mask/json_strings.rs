@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use super::byte_sets::QUOTE_OR_BACKSLASH;
-use super::engine::STRING_END;
+use super::engine::{KEY_END, STRING_END};
 
 /// Top-level facts of a request body that the journal shows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -52,6 +52,8 @@ struct Literal {
     /// Its marks in `JsonStrings::marks`.
     marks: Range<usize>,
     section: Section,
+    /// An object's key, not a value.
+    key: bool,
     /// Inside a thinking / redacted_thinking block: signed, never changed.
     signed: bool,
 }
@@ -67,7 +69,8 @@ pub struct JsonStrings<'b> {
     marks: Vec<(usize, usize)>,
 }
 
-/// The maskable strings of a body, decoded, in walk order, each followed by [`STRING_END`].
+/// The maskable strings of a body, decoded, in walk order, each followed by [`STRING_END`]
+/// ([`KEY_END`] after a key).
 pub struct WalkText<'s> {
     pub text: String,
     /// Per string: where it starts in `text` (ascending).
@@ -207,7 +210,11 @@ impl<'b> JsonStrings<'b> {
                     }
                     i = literal.raw.end + 1;
                     owners.push(stack.iter().rev().find_map(|f| f.object));
-                    strings.literals.push(Literal { section, ..literal });
+                    strings.literals.push(Literal {
+                        section,
+                        key: is_key,
+                        ..literal
+                    });
                     if is_key {
                         expect = Expect::Colon;
                         continue;
@@ -293,6 +300,7 @@ impl<'b> JsonStrings<'b> {
             decoded,
             marks: marks_start..self.marks.len(),
             section: Section::Other,
+            key: false,
             signed: false,
         })
     }
@@ -317,7 +325,7 @@ impl<'b> JsonStrings<'b> {
         for literal in &literals {
             starts.push(text.len());
             text.push_str(self.text(literal));
-            text.push(STRING_END);
+            text.push(if literal.key { KEY_END } else { STRING_END });
         }
         WalkText {
             text,
@@ -466,7 +474,11 @@ mod tests {
     fn literals(body: &str) -> Vec<String> {
         let strings = JsonStrings::read(body).expect("decodable");
         let walk = strings.walk_text();
-        let mut strings: Vec<String> = walk.text.split(STRING_END).map(str::to_owned).collect();
+        let mut strings: Vec<String> = walk
+            .text
+            .split(crate::mask::engine::ends_string)
+            .map(str::to_owned)
+            .collect();
         assert_eq!(strings.pop().as_deref(), Some(""), "every string ends");
         strings
     }

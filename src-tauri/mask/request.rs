@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
-use super::engine::{Engine, Finding, Scratch, STRING_END, TOKEN_TEXT_KIND};
+use super::engine::{ends_string, Engine, Finding, Scratch, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
 use super::json_strings::JsonStrings;
 use super::scan::{boundary_after, boundary_before};
@@ -66,7 +66,7 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
     let mut counts = BTreeMap::new();
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::with_capacity(findings.len());
     for f in &findings {
-        if walk.text[f.span.clone()].contains(STRING_END) {
+        if walk.text[f.span.clone()].contains(ends_string) {
             return Err(MaskError::SpansTwoStrings);
         }
         let token = mint(engine, f, &walk.text, &mut table, &mut counts);
@@ -312,6 +312,24 @@ mod tests {
         let out = String::from_utf8(masked.output).expect("utf8");
         assert!(out.contains(r#""content":"TICKET 1""#), "{out}");
         assert!(out.contains(r#""content":"END TICKET_001""#), "{out}");
+    }
+
+    #[test]
+    fn a_value_that_ends_with_a_label_word_does_not_label_the_next_key() {
+        // A tool schema's enum of resource types: "bucket" is a value, and "object" after it
+        // is another value, not a bucket name (masking it would reach every "type": "object"
+        // after it and break the schemas).
+        let body = r#"{"tools":[{"name":"s3","input_schema":{"type":"object","properties":{"kind":{"enum":["bucket","object"]},"name":{"type":"string"}}}}],"messages":[{"role":"user","content":[{"type":"text","text":"Bucket"},{"type":"text","text":"x"}]}]}"#;
+        let (out, table) = mask(body);
+        assert!(table.is_empty(), "{out}");
+        assert_eq!(out, body);
+        let (out, _) = mask(
+            r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"Bucket":"finance","Principal":{"AWS":["111122223333"]}}}]}]}"#,
+        );
+        assert!(
+            out.contains(r#"{"Bucket":"S3_BUCKET_001","Principal":{"AWS":["AWS_ACCOUNT_001"]}}"#),
+            "{out}"
+        );
     }
 
     #[test]

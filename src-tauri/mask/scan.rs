@@ -47,12 +47,23 @@ pub fn is_host_char(b: u8) -> bool {
 }
 
 /// Characters that may stand between a label (`"SecretAccessKey": "`, `account id `) and
-/// the value it names. NUL ends a string of a request's walk text, where a JSON key is
-/// followed by its value.
+/// the value it names. NUL and 0x01 end a value and a key in a request's walk text, where a
+/// JSON key is followed by its value.
 pub fn is_label_gap(b: u8) -> bool {
     matches!(
         b,
-        b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b':' | b'=' | b'|' | b',' | b'\0'
+        b' ' | b'\t'
+            | b'\n'
+            | b'\r'
+            | b'"'
+            | b'\''
+            | b'`'
+            | b':'
+            | b'='
+            | b'|'
+            | b','
+            | b'\0'
+            | b'\x01'
     )
 }
 

@@ -72,6 +72,22 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "sgr-0b1c2d3e4f5a67890 eni-attach-0123456789abcdef0 r-0a1b2c3d4e5f67890 fl-0123456789abcdef0",
+        &[
+            ("sgr-0b1c2d3e4f5a67890", "other_ec2_resource"),
+            ("eni-attach-0123456789abcdef0", "other_ec2_resource"),
+            ("r-0a1b2c3d4e5f67890", "other_ec2_resource"),
+            ("fl-0123456789abcdef0", "other_ec2_resource"),
+        ],
+    ),
+    (
+        "\"GroupId\": \"sg-1234567890abcdefg\", \"SubnetId\": \"subnet-1234567890abcdefg\"",
+        &[
+            ("sg-1234567890abcdefg", "security_group"),
+            ("subnet-1234567890abcdefg", "subnet"),
+        ],
+    ),
+    (
         "aws s3 cp s3://acme-exports/2026/x.csv .",
         &[("acme-exports", "s3_bucket")],
     ),
@@ -92,6 +108,25 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         &[("team-reports", "s3_bucket")],
     ),
     ("{\"Bucket\": \"finance\"}", &[("finance", "s3_bucket")]),
+    (
+        "https://my-bucket.s3.us-west-2.amazonaws.com/k",
+        &[("my-bucket", "s3_bucket")],
+    ),
+    (
+        "copy it to the bucket acme-exports-2026 now",
+        &[("acme-exports-2026", "s3_bucket")],
+    ),
+    (
+        "$ aws s3 ls\n2026-01-12 10:11:12 acme-terraform-state\n2026-02-01 08:00:00 acme-logs\n",
+        &[
+            ("acme-terraform-state", "s3_bucket"),
+            ("acme-logs", "s3_bucket"),
+        ],
+    ),
+    (
+        "{\"Buckets\": [{\"Name\": \"finance\", \"CreationDate\": \"2026-01-12\"}, {\"Name\": \"acme-logs\"}], \"Owner\": {\"DisplayName\": \"me\"}}",
+        &[("finance", "s3_bucket"), ("acme-logs", "s3_bucket")],
+    ),
     (
         "arn:aws:lambda:us-east-1:123456789012:function:billing-export:PROD",
         &[(
@@ -137,6 +172,17 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "\"recipientAccountId\": \"210987654321\"",
+        &[("210987654321", "account_id")],
+    ),
+    (
+        "\"Principal\": {\"AWS\": [\"111122223333\", \"444455556666\"]}",
+        &[
+            ("111122223333", "account_id"),
+            ("444455556666", "account_id"),
+        ],
+    ),
+    (
         "https://sqs.us-east-1.amazonaws.com/123456789012/orders",
         &[("123456789012", "account_id")],
     ),
@@ -151,6 +197,14 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
     (
         "\"RoleId\": \"AROA3XFRBF535PLBIFPI4\"",
         &[("AROA3XFRBF535PLBIFPI4", "iam_unique_id")],
+    ),
+    (
+        "\"UserId\": \"AIDASAMPLEUSERID\"",
+        &[("AIDASAMPLEUSERID", "iam_unique_id")],
+    ),
+    (
+        "\"DbiResourceId\": \"db-5DBPEKBAWG6FNNZKOTEMZOAHYU\"",
+        &[("db-5DBPEKBAWG6FNNZKOTEMZOAHYU", "rds_resource_id")],
     ),
     (
         "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -291,6 +345,11 @@ const NEGATIVES: &[&str] = &[
     "a UUID near nothing: f47ac10b-58cc-4372-a567-0e02b2c3d479",
     "Bucket: the name of the bucket",
     "tsunami-deadbeef, anti-12345678",
+    "vpc-endpoint, r-squared, h-index, cluster-autoscaler, db-migration-2026, sg-1234567890abcdefgh, i-abcdefghijklmnopq",
+    "the bucket policy; S3 bucket names; a bucket us-east-1; the bucket 2026",
+    "2026-01-12 10:11:12 Deployment Started\n2026-01-12 10:11:12      52133 report.csv\nat 12:30:00 sharp",
+    "AWS: the cloud. \"AWS\": \"amazon\"; AWS 123456789012 orders",
+    "{\"Buckets\": []} and {\"Owner\": {\"DisplayName\": \"me\"}}",
 ];
 
 fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {

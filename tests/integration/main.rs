@@ -12,4 +12,5 @@ mod dashboard;
 mod desktop;
 mod gateway;
 mod proxy_http;
+mod real_world;
 mod sdks;
