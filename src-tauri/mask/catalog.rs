@@ -142,7 +142,7 @@ pub static CATALOG: &[Kind] = &[
             "tgw-rtb-", "tgw-mcast-domain-", "rtbassoc-", "aclassoc-", "subnet-cidr-assoc-",
             "vpc-cidr-assoc-", "dopt-", "lt-", "vgw-", "cgw-", "vpn-", "lgw-", "cagw-", "fl-", "pl-",
             "ipam-", "ipam-pool-", "ipam-scope-", "sir-", "sfr-", "fleet-", "cr-", "h-", "fs-",
-            "fsap-", "fsmt-", "elb-"
+            "fsap-", "fsmt-", "elb-", "key-", "pg-", "eice-"
         ]
     ),
     Kind {
@@ -513,7 +513,7 @@ fn bucket_label(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
         return;
     }
     let gap = run_len(t, label_end, |b| {
-        matches!(b, b' ' | b'"' | b'\'' | b'`' | b':' | b'=' | KEY_END)
+        matches!(b, b' ' | b'"' | b'\'' | b'`' | b':' | b'=' | b'(' | KEY_END)
     });
     let gap_text = &t[label_end..label_end + gap];
     if gap_text.contains(&KEY_END) && !is_json_key(t, hit.start, label_end + gap) {
@@ -522,7 +522,9 @@ fn bucket_label(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
     let quoted = gap_text
         .iter()
         .any(|&b| matches!(b, b'"' | b'\'' | b'`' | KEY_END));
-    let assigns = gap_text.iter().any(|&b| matches!(b, b':' | b'=' | KEY_END));
+    // `:` and `=` assign; so does a call with a quoted argument (boto3's `s3.Bucket('…')`).
+    let assigns = gap_text.iter().any(|&b| matches!(b, b':' | b'=' | KEY_END))
+        || gap_text.starts_with(b"(") && quoted;
     // In prose ("copy it to the bucket acme-exports") the word stands alone before one space.
     let prose = gap_text == b" "
         && label_end == hit.end
@@ -955,8 +957,23 @@ fn rds_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
 fn host_of_class(at: &Hit, out: &mut Vec<Range<usize>>, wanted: HostClass) {
     if let Some(host) = at.aws_host() {
         if host.class == wanted {
-            out.push(host.span.clone());
+            out.push(host.span.start..oidc_issuer_end(at.text.as_bytes(), host.span.end));
         }
+    }
+}
+
+/// An EKS cluster's OIDC issuer names the cluster after the host
+/// (`oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF`): the ID goes
+/// with the host. Returns the end of the ID, or `host_end` when none follows.
+fn oidc_issuer_end(t: &[u8], host_end: usize) -> usize {
+    if !t[host_end..].starts_with(b"/id/") {
+        return host_end;
+    }
+    let n = run_len(t, host_end + 4, is_upper_alnum);
+    if n == 32 && boundary_after(t, host_end + 4 + n) {
+        host_end + 4 + n
+    } else {
+        host_end
     }
 }
 

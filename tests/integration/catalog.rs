@@ -81,6 +81,10 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "\"KeyPairId\": \"key-0a1b2c3d4e5f67890\"",
+        &[("key-0a1b2c3d4e5f67890", "other_ec2_resource")],
+    ),
+    (
         "\"GroupId\": \"sg-1234567890abcdefg\", \"SubnetId\": \"subnet-1234567890abcdefg\"",
         &[
             ("sg-1234567890abcdefg", "security_group"),
@@ -111,6 +115,10 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
     (
         "https://my-bucket.s3.us-west-2.amazonaws.com/k",
         &[("my-bucket", "s3_bucket")],
+    ),
+    (
+        "s3 = boto3.resource('s3'); s3.Bucket('acme-uploads').download_file(k, f)",
+        &[("acme-uploads", "s3_bucket")],
     ),
     (
         "copy it to the bucket acme-exports-2026 now",
@@ -289,6 +297,13 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         "server: https://A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
         &[(
             "A1B2C3D4E5F6A7B8C9D0.gr7.us-west-2.eks.amazonaws.com",
+            "eks_endpoint",
+        )],
+    ),
+    (
+        "\"issuer\": \"https://oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF\"",
+        &[(
+            "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF",
             "eks_endpoint",
         )],
     ),
