@@ -163,7 +163,8 @@ pub static CATALOG: &[Kind] = &[
         description: "12-digit account IDs inside ARNs, ECR/SQS addresses, IAM policy principals, and wherever the text labels them as an account or owner.",
         example: "Account: 123456789012",
         token_prefix: "AWS_ACCOUNT",
-        anchors: &["arn:", "account", "owner", "AWS", ".dkr.ecr.", ".amazonaws.com/"],
+        // `AWS"` and `AWS` + KEY_END: a policy principal's key, quoted in text or a key of the walk text.
+        anchors: &["arn:", "account", "owner", "AWS\"", "AWS\u{1}", ".dkr.ecr.", ".amazonaws.com/"],
         after_anchor: is_partition_start,
         matcher: account_id,
         found_by_context: true,
@@ -729,17 +730,18 @@ fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
                 out.push(hit.end..end);
             }
         }
-        () if is(b"AWS") => {
+        () if t[hit.clone()].starts_with(b"AWS") => {
             // An IAM policy's principal: `"AWS": "123456789012"`, `"AWS": ["…", "…"]`.
-            if !boundary_before(t, hit.start) || !boundary_after(t, hit.end) {
+            let word_end = hit.start + 3;
+            if !boundary_before(t, hit.start) {
                 return;
             }
-            let gap = run_len(t, hit.end, |b| is_label_gap(b) || b == b'[');
-            let gap_text = &t[hit.end..hit.end + gap];
+            let gap = run_len(t, word_end, |b| is_label_gap(b) || b == b'[');
+            let gap_text = &t[word_end..word_end + gap];
             let assigns = gap_text.iter().any(|&b| matches!(b, b':' | b'='))
-                || gap_text.contains(&KEY_END) && is_json_key(t, hit.start, hit.end + gap);
+                || gap_text.contains(&KEY_END) && is_json_key(t, hit.start, word_end + gap);
             if gap <= 6 && assigns {
-                account_list(t, hit.end + gap, out);
+                account_list(t, word_end + gap, out);
             }
         }
         () => {

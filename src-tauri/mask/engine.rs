@@ -292,10 +292,10 @@ impl Engine {
 /// `t` with ASCII upper-case letters lowered, into `out`; written so that it vectorises.
 fn lower_into(t: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    out.resize(t.len(), 0);
-    for (lower, &b) in out.iter_mut().zip(t) {
-        *lower = b | (u8::from(b.wrapping_sub(b'A') < 26) << 5);
-    }
+    out.extend(
+        t.iter()
+            .map(|&b| b | (u8::from(b.wrapping_sub(b'A') < 26) << 5)),
+    );
 }
 
 /// Reusable buffers for [`Engine::scan`], so that scanning many strings allocates once.

@@ -337,11 +337,6 @@ impl<'b> JsonStrings<'b> {
 }
 
 impl WalkText<'_> {
-    /// The string that holds offset `at` of the text.
-    pub fn string_at(&self, at: usize) -> usize {
-        self.starts.partition_point(|&s| s <= at) - 1
-    }
-
     /// The bytes of the body that `span` (within string `string`) came from. Escapes decode
     /// to whole characters, so a span never starts or ends inside one.
     pub fn raw_span(&self, string: usize, span: Range<usize>) -> Range<usize> {
@@ -519,7 +514,8 @@ mod tests {
             ("x\n", "x\\n"),
         ] {
             let at = walk.text.find(word).expect("in the text");
-            let span = walk.raw_span(walk.string_at(at), at..at + word.len());
+            let string = walk.starts.partition_point(|&s| s <= at) - 1;
+            let span = walk.raw_span(string, at..at + word.len());
             assert_eq!(&body[span], raw);
         }
     }

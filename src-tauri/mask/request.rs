@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use std::ops::Range;
+
+use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
 
 use super::engine::{ends_string, Engine, Finding, Scratch, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
@@ -43,14 +45,17 @@ pub enum MaskError {
 /// Masks plain text.
 pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     let findings = find_all(engine, text, &[0]);
-    let mut table = TokenTable::default();
-    let mut counts = BTreeMap::new();
-    let output = replace_spans(engine, text, &findings, &mut table, &mut counts);
-    Masked {
-        output,
-        table,
-        counts,
+    let mut minter = Minter::new(engine);
+    let mut output = String::with_capacity(text.len());
+    let mut copied = 0;
+    for f in &findings {
+        output.push_str(&text[copied..f.span.start]);
+        let entry = minter.mint(f, text);
+        output.push_str(&minter.table.entries()[entry].token);
+        copied = f.span.end;
     }
+    output.push_str(&text[copied..]);
+    minter.finish(output)
 }
 
 /// Masks every string of a JSON request body; refuses anything that is not valid JSON.
@@ -62,32 +67,81 @@ pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyF
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.
-    let mut table = TokenTable::default();
-    let mut counts = BTreeMap::new();
-    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::with_capacity(findings.len());
+    let mut minter = Minter::new(engine);
+    let mut edits: Vec<(Range<usize>, usize)> = Vec::with_capacity(findings.len());
+    // Findings come in text order: the string that holds one is found by walking forward.
+    let mut string = 0;
     for f in &findings {
         if walk.text[f.span.clone()].contains(ends_string) {
             return Err(MaskError::SpansTwoStrings);
         }
-        let token = mint(engine, f, &walk.text, &mut table, &mut counts);
-        let string = walk.string_at(f.span.start);
-        edits.push((walk.raw_span(string, f.span.clone()), token));
+        while walk
+            .starts
+            .get(string + 1)
+            .is_some_and(|&s| s <= f.span.start)
+        {
+            string += 1;
+        }
+        let entry = minter.mint(f, &walk.text);
+        edits.push((walk.raw_span(string, f.span.clone()), entry));
     }
     edits.sort_unstable_by_key(|(range, _)| range.start);
+    let tokens = minter.table.entries();
     let mut output = Vec::with_capacity(body.len() + edits.len() * 8);
     let mut copied = 0;
-    for (range, replacement) in &edits {
+    for (range, entry) in &edits {
         output.extend_from_slice(&body[copied..range.start]);
-        output.extend_from_slice(replacement.as_bytes());
+        output.extend_from_slice(tokens[*entry].token.as_bytes());
         copied = range.end;
     }
     output.extend_from_slice(&body[copied..]);
-    let masked = Masked {
-        output,
-        table,
-        counts,
-    };
-    Ok((masked, strings.facts))
+    Ok((minter.finish(output), strings.facts))
+}
+
+/// Tokens for the findings of one input, and how many of each kind were masked.
+struct Minter<'e> {
+    engine: &'e Engine,
+    table: TokenTable,
+    /// Per rule, then one more for literal token-shaped text.
+    counts: Vec<usize>,
+}
+
+impl<'e> Minter<'e> {
+    fn new(engine: &'e Engine) -> Minter<'e> {
+        Minter {
+            engine,
+            table: TokenTable::default(),
+            counts: vec![0; engine.rules().len() + 1],
+        }
+    }
+
+    /// The table entry for `finding`'s span of `text`, minted on first sight.
+    fn mint(&mut self, finding: &Finding, text: &str) -> usize {
+        let rule = &self.engine.rules()[finding.rule];
+        let (kind, counter) = if finding.token_text {
+            (TOKEN_TEXT_KIND, self.counts.len() - 1)
+        } else {
+            (rule.id.as_str(), finding.rule)
+        };
+        self.counts[counter] += 1;
+        self.table
+            .entry_for(&rule.token_prefix, kind, &text[finding.span.clone()])
+    }
+
+    fn finish<T>(self, output: T) -> Masked<T> {
+        let rules = self.engine.rules();
+        let kinds = rules.iter().map(|r| r.id.as_str()).chain([TOKEN_TEXT_KIND]);
+        let counts = kinds
+            .zip(self.counts)
+            .filter(|&(_, n)| n > 0)
+            .map(|(kind, n)| (kind.to_owned(), n))
+            .collect();
+        Masked {
+            output,
+            table: self.table,
+            counts,
+        }
+    }
 }
 
 /// The findings in `text` (strings in walk order, starting at `starts`): the engine's, plus
@@ -113,32 +167,27 @@ fn find_all(engine: &Engine, text: &str, starts: &[usize]) -> Vec<Finding> {
     let Some(&(_, sweep_from, _)) = originals.first() else {
         return findings;
     };
-    // Few patterns, searched once: an automaton that is quick to build beats a fast one.
-    let sweep = AhoCorasick::builder()
-        .kind(Some(AhoCorasickKind::ContiguousNFA))
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(originals.iter().map(|(o, _, _)| o))
-        .expect("originals build an automaton");
+    let sweep = Sweep::new(originals.iter().map(|(o, _, _)| *o));
     let t = text.as_bytes();
     let mut added = Vec::new();
     // Findings are sorted and do not overlap, and matches come in order: only the first
     // finding that ends after a match starts can cover it.
     let mut next = 0;
-    for m in sweep.find_iter(Input::new(text).span(sweep_from..text.len())) {
-        let (_, found_from, rule) = originals[m.pattern().as_usize()];
-        let whole_word = boundary_before(t, m.start()) && boundary_after(t, m.end());
-        while findings.get(next).is_some_and(|f| f.span.end <= m.start()) {
+    sweep.each_match(text, sweep_from, |span, pattern| {
+        let (_, found_from, rule) = originals[pattern];
+        let whole_word = boundary_before(t, span.start) && boundary_after(t, span.end);
+        while findings.get(next).is_some_and(|f| f.span.end <= span.start) {
             next += 1;
         }
-        let covered = findings.get(next).is_some_and(|f| f.span.start < m.end());
-        if m.start() >= found_from && whole_word && !covered {
+        let covered = findings.get(next).is_some_and(|f| f.span.start < span.end);
+        if span.start >= found_from && whole_word && !covered {
             added.push(Finding {
-                span: m.range(),
+                span,
                 rule,
                 token_text: false,
             });
         }
-    }
+    });
     if !added.is_empty() {
         findings.extend(added);
         findings.sort_unstable_by_key(|f| f.span.start);
@@ -146,46 +195,51 @@ fn find_all(engine: &Engine, text: &str, starts: &[usize]) -> Vec<Finding> {
     findings
 }
 
-fn mint(
-    engine: &Engine,
-    finding: &Finding,
-    text: &str,
-    table: &mut TokenTable,
-    counts: &mut BTreeMap<String, usize>,
-) -> String {
-    let rule = &engine.rules()[finding.rule];
-    let kind = if finding.token_text {
-        TOKEN_TEXT_KIND
-    } else {
-        rule.id.as_str()
-    };
-    match counts.get_mut(kind) {
-        Some(count) => *count += 1,
-        None => {
-            counts.insert(kind.to_owned(), 1);
-        }
-    }
-    table
-        .token_for(&rule.token_prefix, kind, &text[finding.span.clone()])
-        .to_owned()
+/// The search for the originals found by context: a few patterns, searched once, so quick
+/// to build matters as much as quick to run. Up to a few dozen patterns a packed (Teddy)
+/// searcher needs no automaton at all; beyond that, a contiguous NFA.
+enum Sweep {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
 }
 
-fn replace_spans(
-    engine: &Engine,
-    text: &str,
-    findings: &[Finding],
-    table: &mut TokenTable,
-    counts: &mut BTreeMap<String, usize>,
-) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for f in findings {
-        out.push_str(&text[copied..f.span.start]);
-        out.push_str(&mint(engine, f, text, table, counts));
-        copied = f.span.end;
+impl Sweep {
+    fn new<'a>(originals: impl Iterator<Item = &'a str> + Clone) -> Sweep {
+        let packed = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostLongest)
+            .builder()
+            .extend(originals.clone())
+            .build();
+        match packed {
+            Some(searcher) => Sweep::Packed(searcher),
+            None => Sweep::Automaton(
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(originals)
+                    .expect("originals build an automaton"),
+            ),
+        }
     }
-    out.push_str(&text[copied..]);
-    out
+
+    /// Calls `found(span, pattern)` for each leftmost-longest, non-overlapping match in
+    /// `text` from `from` on.
+    fn each_match(&self, text: &str, from: usize, mut found: impl FnMut(Range<usize>, usize)) {
+        match self {
+            Sweep::Packed(searcher) => {
+                let mut at = from;
+                while let Some(m) = searcher.find_in(text, Span::from(at..text.len())) {
+                    found(m.range(), m.pattern().as_usize());
+                    at = m.end();
+                }
+            }
+            Sweep::Automaton(automaton) => {
+                for m in automaton.find_iter(Input::new(text).span(from..text.len())) {
+                    found(m.range(), m.pattern().as_usize());
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

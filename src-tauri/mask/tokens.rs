@@ -26,8 +26,14 @@ pub struct TokenTable {
 impl TokenTable {
     /// The token for `original`, minting the next `PREFIX_NNN` on first sight.
     pub fn token_for(&mut self, prefix: &str, kind: &str, original: &str) -> &str {
+        let at = self.entry_for(prefix, kind, original);
+        &self.entries[at].token
+    }
+
+    /// Like [`TokenTable::token_for`], but the index of the entry in [`TokenTable::entries`].
+    pub fn entry_for(&mut self, prefix: &str, kind: &str, original: &str) -> usize {
         if let Some(&at) = self.by_original.get(original) {
-            return &self.entries[at].token;
+            return at;
         }
         let counter = self.next_number.entry(prefix.to_owned()).or_insert(0);
         *counter += 1;
@@ -39,7 +45,7 @@ impl TokenTable {
             original: original.to_owned(),
             kind: kind.to_owned(),
         });
-        &self.entries[self.entries.len() - 1].token
+        self.entries.len() - 1
     }
 
     /// Every entry, in minting order.
