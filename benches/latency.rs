@@ -1,6 +1,6 @@
 //! Added latency of the proxy: the same requests sent straight to the loopback Anthropic
-//! stand-in (the pass-through baseline) and through maskgate, for a 20 KB and a 1 MB
-//! Claude-Code-shaped body; p50/p90/p99 of the whole exchange, and time to the first
+//! stand-in (the pass-through baseline) and through maskgate, in turn, for a 20 KB and a
+//! 1 MB Claude-Code-shaped body; p50/p90/p99 of the whole exchange, and time to the first
 //! streamed byte. `cargo bench --bench latency`. Prints a Markdown table.
 
 use std::sync::Arc;
@@ -29,34 +29,51 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
     samples[at].as_secs_f64() * 1000.0
 }
 
-/// Whole-exchange times and time-to-first-byte times for `rounds` requests to `url`.
+/// Whole-exchange time and time to the first byte of one request to `url`.
+async fn exchange(client: &reqwest::Client, url: &str, body: &[u8]) -> (Duration, Duration) {
+    let started = Instant::now();
+    let mut response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("answer");
+    let mut first = None;
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        if first.is_none() && !chunk.is_empty() {
+            first = Some(started.elapsed());
+        }
+    }
+    let whole = started.elapsed();
+    (whole, first.unwrap_or(whole))
+}
+
+/// Times of one path: whole exchanges and first bytes.
+#[derive(Default)]
+struct Samples {
+    whole: Vec<Duration>,
+    first_byte: Vec<Duration>,
+}
+
+/// `rounds` requests to each of `urls`, taken in turn (one to each, then the next round),
+/// so that every path sees the machine as it is at that moment: a virtual machine's speed
+/// drifts over minutes, and paths measured one after the other would carry that drift.
 async fn measure(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     body: &[u8],
     rounds: usize,
-) -> (Vec<Duration>, Vec<Duration>) {
-    let mut whole = Vec::with_capacity(rounds);
-    let mut first_byte = Vec::with_capacity(rounds);
+) -> Vec<Samples> {
+    let mut samples: Vec<Samples> = urls.iter().map(|_| Samples::default()).collect();
     for _ in 0..rounds {
-        let started = Instant::now();
-        let mut response = client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("answer");
-        let mut first = None;
-        while let Some(chunk) = response.chunk().await.expect("chunk") {
-            if first.is_none() && !chunk.is_empty() {
-                first = Some(started.elapsed());
-            }
+        for (url, samples) in urls.iter().zip(&mut samples) {
+            let (whole, first) = exchange(client, url, body).await;
+            samples.whole.push(whole);
+            samples.first_byte.push(first);
         }
-        whole.push(started.elapsed());
-        first_byte.push(first.unwrap_or_else(|| started.elapsed()));
     }
-    (whole, first_byte)
+    samples
 }
 
 fn main() {
@@ -87,26 +104,24 @@ fn main() {
         println!("|---|---|---|---|---|---|");
         for (label, size) in [("20 KB", 20 * 1024), ("1 MB", 1024 * 1024)] {
             let (body, _) = corpus::body(3, size, 10, 80);
+            let paths = ["direct (baseline)", "through maskgate"];
+            let urls = [
+                format!("{}/v1/messages?beta=true", upstream.url()),
+                format!("http://{address}/v1/messages?beta=true"),
+            ];
+            measure(&client, &urls, &body, 20).await;
+            let mut samples = measure(&client, &urls, &body, ROUNDS).await;
             let mut p50 = [0.0; 2];
             let mut ttfb = [0.0; 2];
-            for (i, (path, base)) in [
-                ("direct (baseline)", upstream.url()),
-                ("through maskgate", format!("http://{address}")),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let url = format!("{base}/v1/messages?beta=true");
-                measure(&client, &url, &body, 20).await;
-                let (mut whole, mut first) = measure(&client, &url, &body, ROUNDS).await;
-                p50[i] = percentile(&mut whole, 0.5);
-                ttfb[i] = percentile(&mut first, 0.5);
+            for (i, (path, samples)) in paths.iter().zip(&mut samples).enumerate() {
+                p50[i] = percentile(&mut samples.whole, 0.5);
+                ttfb[i] = percentile(&mut samples.first_byte, 0.5);
                 println!(
                     "| {label} ({} B) | {path} | {:.3} | {:.3} | {:.3} | {:.3} |",
                     body.len(),
                     p50[i],
-                    percentile(&mut whole, 0.9),
-                    percentile(&mut whole, 0.99),
+                    percentile(&mut samples.whole, 0.9),
+                    percentile(&mut samples.whole, 0.99),
                     ttfb[i]
                 );
             }

@@ -209,6 +209,65 @@ impl Engine {
     /// may name the value in the next string.
     pub fn scan(&self, text: &str, scratch: &mut Scratch, findings: &mut Vec<Finding>) {
         findings.clear();
+        self.candidates(text, 0..text.len(), scratch, findings);
+        resolve_overlaps(findings);
+    }
+
+    /// [`Engine::scan`] on up to `threads` threads. The text is cut at string ends into
+    /// parts of at least `min_part` bytes, a few per thread, and each thread takes the next
+    /// part left until none is (identifiers cluster, so equal bytes are not equal work).
+    /// The findings are exactly those of `scan`: each part finds the anchors that start in
+    /// it (no anchor runs across a string end, so none is cut in two), every matcher still
+    /// sees the whole text, and the overlaps are resolved over all parts together.
+    pub fn scan_in_parallel(
+        &self,
+        text: &str,
+        threads: usize,
+        min_part: usize,
+        findings: &mut Vec<Finding>,
+    ) {
+        let wanted = (threads * PARTS_PER_THREAD).min(text.len() / min_part.max(1));
+        let parts = split_at_string_ends(text, wanted);
+        if threads < 2 || parts.len() < 2 {
+            return self.scan(text, &mut Scratch::default(), findings);
+        }
+        let next_part = std::sync::atomic::AtomicUsize::new(0);
+        let scan_parts = || {
+            let mut scratch = Scratch::default();
+            let mut found = Vec::new();
+            loop {
+                let at = next_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(part) = parts.get(at) else {
+                    return found;
+                };
+                self.candidates(text, part.clone(), &mut scratch, &mut found);
+            }
+        };
+        findings.clear();
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads.min(parts.len()))
+                .map(|_| scope.spawn(scan_parts))
+                .collect();
+            findings.extend(scan_parts());
+            for helper in helpers {
+                let found = helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                findings.extend(found);
+            }
+        });
+        resolve_overlaps(findings);
+    }
+
+    /// The candidates of every anchor that stands in `part` of `text` (which starts and ends
+    /// at string ends), overlapping ones included, into `findings`.
+    fn candidates(
+        &self,
+        text: &str,
+        part: Range<usize>,
+        scratch: &mut Scratch,
+        findings: &mut Vec<Finding>,
+    ) {
         let t = text.as_bytes();
         let mut on_anchor = |hit: Range<usize>, targets: &[Target]| {
             let at = Hit::new(text, hit);
@@ -238,7 +297,10 @@ impl Engine {
                 }
             }
         };
-        for p in TRIGGERS.positions(t, 0) {
+        for p in TRIGGERS.positions(t, part.start) {
+            if p >= part.end {
+                break;
+            }
             let table = &self.anchors.by_trigger[trigger_id(t[p])];
             let before = p.checked_sub(1).map_or(0, |i| t[i].to_ascii_lowercase());
             let after = t.get(p + 1).map_or(0, u8::to_ascii_lowercase);
@@ -262,18 +324,20 @@ impl Engine {
                 }
             }
         }
-        self.anchors.exact_words.find(t, &mut on_anchor);
+        self.anchors
+            .exact_words
+            .find(&t[part.clone()], part.start, &mut on_anchor);
         if !self.anchors.folded_words.is_empty() {
-            lower_into(t, &mut scratch.lowered);
+            lower_into(&t[part.clone()], &mut scratch.lowered);
             self.anchors
                 .folded_words
-                .find(&scratch.lowered, &mut on_anchor);
+                .find(&scratch.lowered, part.start, &mut on_anchor);
         }
         // A user's regex may match anything, NUL included: it runs over each string alone.
         for &rule in &self.custom_rules {
             if let Source::Custom(regex) = &self.rules[rule].source {
-                let mut offset = 0;
-                for string in text.split(ends_string) {
+                let mut offset = part.start;
+                for string in text[part.clone()].split(ends_string) {
                     findings.extend(regex.find_iter(string).filter(|m| !m.is_empty()).map(|m| {
                         Finding {
                             span: offset + m.start()..offset + m.end(),
@@ -285,8 +349,34 @@ impl Engine {
                 }
             }
         }
-        resolve_overlaps(findings);
     }
+}
+
+/// Parts per thread in [`Engine::scan_in_parallel`]: enough that a thread that drew the
+/// dense parts does not keep the others waiting, few enough that each part is worth a
+/// lower-cased copy and a search of its own.
+const PARTS_PER_THREAD: usize = 4;
+
+/// Up to `parts` ranges covering `text`, each but the last ending just after a string end
+/// (a NUL or 0x01), as near to equal lengths as those ends allow. A text with no string end
+/// where one is wanted stays in fewer parts.
+fn split_at_string_ends(text: &str, parts: usize) -> Vec<Range<usize>> {
+    let t = text.as_bytes();
+    let mut ranges = Vec::with_capacity(parts.max(1));
+    let mut start = 0;
+    for n in 1..parts {
+        let target = (t.len() * n / parts).max(start);
+        let Some(end) = memchr::memchr2(0, 1, &t[target..]).map(|at| target + at + 1) else {
+            break;
+        };
+        if end >= t.len() {
+            break;
+        }
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges.push(start..t.len());
+    ranges
 }
 
 /// `t` with ASCII upper-case letters lowered, into `out`; written so that it vectorises.
@@ -458,11 +548,15 @@ impl WordSearch {
         self.automaton.is_none()
     }
 
-    /// Calls `found(range, targets)` for every word in `t`.
-    fn find(&self, t: &[u8], found: &mut impl FnMut(Range<usize>, &[Target])) {
+    /// Calls `found(range, targets)` for every word in `t`, a part of a text that starts
+    /// at `offset` (the ranges are the text's).
+    fn find(&self, t: &[u8], offset: usize, found: &mut impl FnMut(Range<usize>, &[Target])) {
         if let Some(automaton) = &self.automaton {
             for m in automaton.find_iter(t) {
-                found(m.range(), &self.targets[m.pattern().as_usize()]);
+                found(
+                    offset + m.start()..offset + m.end(),
+                    &self.targets[m.pattern().as_usize()],
+                );
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::engine::TOKEN_TEXT_KIND;
+use super::engine::{Scratch, KEY_END, STRING_END, TOKEN_TEXT_KIND};
 use super::{mask_json, mask_text, Engine};
 use crate::restore::{Escaping, Restorer};
 
@@ -99,6 +99,25 @@ proptest! {
         }
         let restorer = Restorer::new(&masked.table);
         prop_assert_eq!(restorer.restore(&output, Escaping::JsonString), body.as_str());
+    }
+
+    #[test]
+    fn scanning_in_parts_finds_what_one_scan_finds(
+        strings in prop::collection::vec((prose(), any::<bool>()), 1..12),
+        threads in 2usize..5,
+    ) {
+        // A walk text: strings ended as values or keys. Parts as small as one byte, so every
+        // string end can become a cut.
+        let text: String = strings
+            .iter()
+            .map(|(s, key)| format!("{s}{}", if *key { KEY_END } else { STRING_END }))
+            .collect();
+        let engine = Engine::with_all_builtins();
+        let mut whole = Vec::new();
+        engine.scan(&text, &mut Scratch::default(), &mut whole);
+        let mut in_parts = Vec::new();
+        engine.scan_in_parallel(&text, threads, 1, &mut in_parts);
+        prop_assert_eq!(in_parts, whole);
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub enum MaskError {
 
 /// Masks plain text.
 pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
-    let findings = find_all(engine, text, &[0]);
+    let mut findings = Vec::new();
+    engine.scan(text, &mut Scratch::default(), &mut findings);
+    let findings = sweep(engine, text, &[0], findings);
     let mut minter = Minter::new(engine);
     let mut output = String::with_capacity(text.len());
     let mut copied = 0;
@@ -58,12 +60,32 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     minter.finish(output)
 }
 
-/// Masks every string of a JSON request body; refuses anything that is not valid JSON.
+/// Masks every string of a JSON request body; refuses anything that is not valid JSON. A
+/// large body is scanned on several cores (see [`mask_json_with_threads`]).
 pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    mask_json_with_threads(engine, body, cores.min(MAX_THREADS))
+}
+
+/// At most this many threads scan one body: a request waits for the slowest part, and
+/// other requests need cores too.
+const MAX_THREADS: usize = 4;
+
+/// No thread scans less than this: below it, starting one costs more than it saves.
+const MIN_PART: usize = 128 * 1024;
+
+/// [`mask_json`] on at most `threads` threads. The result does not depend on `threads`.
+pub fn mask_json_with_threads(
+    engine: &Engine,
+    body: &[u8],
+    threads: usize,
+) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
     let strings = JsonStrings::read(text)?;
     let walk = strings.walk_text();
-    let findings = find_all(engine, &walk.text, &walk.starts);
+    let mut findings = Vec::new();
+    engine.scan_in_parallel(&walk.text, threads, MIN_PART, &mut findings);
+    let findings = sweep(engine, &walk.text, &walk.starts, findings);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.
@@ -144,15 +166,18 @@ impl<'e> Minter<'e> {
     }
 }
 
-/// The findings in `text` (strings in walk order, starting at `starts`): the engine's, plus
+/// The engine's `findings` in `text` (strings in walk order, starting at `starts`), plus
 /// every later whole-word occurrence of an original that was found by its context — an
 /// account ID seen once inside an ARN is masked where it stands bare further on. (Kinds
 /// recognised by their own shape need no sweep: the engine finds them wherever they stand.)
 /// The sweep only reaches forward (the string where an original was first found and those
 /// after it), so adding turns never changes an earlier string's mask.
-fn find_all(engine: &Engine, text: &str, starts: &[usize]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    engine.scan(text, &mut Scratch::default(), &mut findings);
+fn sweep(
+    engine: &Engine,
+    text: &str,
+    starts: &[usize],
+    mut findings: Vec<Finding>,
+) -> Vec<Finding> {
     // Each distinct original: the start of the string where it was first found, and its rule.
     let mut originals: Vec<(&str, usize, usize)> = Vec::new();
     let mut seen = std::collections::HashSet::new();

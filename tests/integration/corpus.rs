@@ -3,7 +3,7 @@
 //! leaks), also in a session that reads this repository's real source files, and the clean
 //! corpus of look-alikes must come through unchanged.
 
-use maskgate::mask::{mask_json, mask_text, Engine};
+use maskgate::mask::{mask_json, mask_json_with_threads, mask_text, Engine};
 use maskgate::restore::{Escaping, Restorer};
 
 use crate::support::corpus::{body, clean_line, session_body, Rng};
@@ -72,4 +72,16 @@ fn clean_look_alikes_are_not_masked() {
         "false positives: {:?}",
         masked.table.entries().iter().take(10).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn a_large_body_masks_the_same_on_one_thread_and_on_four() {
+    let engine = Engine::with_all_builtins();
+    let (body, _) = body(9, 1024 * 1024, 10, 80);
+    let (one, _) = mask_json_with_threads(&engine, &body, 1).expect("valid JSON");
+    let (four, _) = mask_json_with_threads(&engine, &body, 4).expect("valid JSON");
+    assert!(one.table.len() > 50, "the body holds identifiers");
+    assert_eq!(one.output, four.output);
+    assert_eq!(one.table.entries(), four.table.entries());
+    assert_eq!(one.counts, four.counts);
 }
