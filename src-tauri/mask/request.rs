@@ -9,7 +9,6 @@
 //! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
 
 use std::collections::BTreeMap;
-
 use std::ops::Range;
 
 use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
