@@ -142,7 +142,7 @@ pub static CATALOG: &[Kind] = &[
             "tgw-rtb-", "tgw-mcast-domain-", "rtbassoc-", "aclassoc-", "subnet-cidr-assoc-",
             "vpc-cidr-assoc-", "dopt-", "lt-", "vgw-", "cgw-", "vpn-", "lgw-", "cagw-", "fl-", "pl-",
             "ipam-", "ipam-pool-", "ipam-scope-", "sir-", "sfr-", "fleet-", "cr-", "h-", "fs-",
-            "fsap-", "fsmt-", "elb-", "key-", "pg-", "eice-"
+            "fsap-", "fsmt-", "elb-", "key-", "pg-", "eice-", "mi-"
         ]
     ),
     Kind {
@@ -332,6 +332,17 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com", ".on.aws"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Other),
+        found_by_context: false,
+    },
+    Kind {
+        id: "organizations_id",
+        label: "AWS Organizations ID",
+        description: "Organization IDs (o-…) and organizational unit IDs (ou-…-…) of AWS Organizations.",
+        example: "\"Id\": \"o-a1b2c3d4e5\", \"ParentId\": \"ou-ab12-cdef3456\"",
+        token_prefix: "ORGANIZATION",
+        anchors: &["o-", "ou-"],
+        after_anchor: |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
+        matcher: organizations_id,
         found_by_context: false,
     },
     Kind {
@@ -872,10 +883,31 @@ fn session_token(at: &Hit, out: &mut Vec<Range<usize>>) {
             None => return,
         }
     };
-    let n = run_len(t, start, |b| is_base64(b) || b == b'=');
+    let n = encoded_token_len(t, start);
     if n >= 64 {
         out.push(start..start + n);
     }
+}
+
+/// The length of a base64 run from `start`, `=` padding included, and its URL-encoded form
+/// too (`%2B`, `%2F`, `%3D`), as a presigned URL's `X-Amz-Security-Token` carries it.
+fn encoded_token_len(t: &[u8], start: usize) -> usize {
+    let mut at = start;
+    while let Some(&b) = t.get(at) {
+        if is_base64(b) || b == b'=' {
+            at += 1;
+        } else if b == b'%' && t.get(at + 1..at + 3).is_some_and(is_base64_escape) {
+            at += 3;
+        } else {
+            break;
+        }
+    }
+    at - start
+}
+
+/// `2B`, `2F`, `3D` (either case): the percent-escapes of `+`, `/` and `=`.
+fn is_base64_escape(hex: &[u8]) -> bool {
+    matches!(hex, [b'2', b'b' | b'B' | b'f' | b'F'] | [b'3', b'd' | b'D'])
 }
 
 /// How STS session tokens begin once base64-encoded.
@@ -941,6 +973,28 @@ fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
         .find_map(|suffix| domain.find(suffix).map(|p| i + p + suffix.len()))
         .unwrap_or(i);
     out.push(hit.start..end);
+}
+
+/// `o-` and 10–32 lowercase letters or digits; `ou-`, 4–32 of them, `-`, 8–32 more.
+fn organizations_id(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let (text, hit) = (at.text, at.range.clone());
+    let t = text.as_bytes();
+    if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
+        return;
+    }
+    let is_id_char = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let first = run_len(t, hit.end, is_id_char);
+    let end = if t[hit.clone()] == *b"o-" {
+        (10..=32).contains(&first).then_some(hit.end + first)
+    } else {
+        let second_at = hit.end + first + 1;
+        let second = run_len(t, second_at, is_id_char);
+        let shaped = (4..=32).contains(&first) && (8..=32).contains(&second);
+        (shaped && t.get(hit.end + first) == Some(&b'-')).then_some(second_at + second)
+    };
+    if let Some(end) = end.filter(|&e| boundary_after(t, e) && t.get(e) != Some(&b'-')) {
+        out.push(hit.start..end);
+    }
 }
 
 fn rds_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {

@@ -326,6 +326,28 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "\"Id\": \"o-a1b2c3d4e5\", \"ParentId\": \"ou-ab12-cdef3456\", root r-ab12",
+        &[
+            ("o-a1b2c3d4e5", "organizations_id"),
+            ("ou-ab12-cdef3456", "organizations_id"),
+        ],
+    ),
+    (
+        "\"InstanceId\": \"mi-0123456789abcdef0\"",
+        &[("mi-0123456789abcdef0", "other_ec2_resource")],
+    ),
+    (
+        "https://acme-uploads.s3.amazonaws.com/k?X-Amz-Credential=ASIAY34FZKBOKMUTVV7A%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEJr%2F%2F%2F%2F%2F%2F%2F%2F%2F%2FwEaCXVzLWVhc3QtMSJHMEUCIQD6example0SessionToken0Value0For0Docs%2BOnly0AAAA%3D&X-Amz-Signature=abc",
+        &[
+            ("acme-uploads", "s3_bucket"),
+            ("ASIAY34FZKBOKMUTVV7A", "access_key_id"),
+            (
+                "IQoJb3JpZ2luX2VjEJr%2F%2F%2F%2F%2F%2F%2F%2F%2F%2FwEaCXVzLWVhc3QtMSJHMEUCIQD6example0SessionToken0Value0For0Docs%2BOnly0AAAA%3D",
+                "session_token",
+            ),
+        ],
+    ),
+    (
         "aws route53 list-resource-record-sets --hosted-zone-id Z1D633PJN98FT9",
         &[("Z1D633PJN98FT9", "route53_zone")],
     ),
@@ -360,6 +382,7 @@ const NEGATIVES: &[&str] = &[
     "a UUID near nothing: f47ac10b-58cc-4372-a567-0e02b2c3d479",
     "Bucket: the name of the bucket",
     "tsunami-deadbeef, anti-12345678",
+    "auto-scaling, go-to, o-ring, o-notation-of-things, ou-est, co-owner, info-1234567890abc",
     "vpc-endpoint, r-squared, h-index, cluster-autoscaler, db-migration-2026, sg-1234567890abcdefgh, i-abcdefghijklmnopq",
     "the bucket policy; S3 bucket names; a bucket us-east-1; the bucket 2026",
     "2026-01-12 10:11:12 Deployment Started\n2026-01-12 10:11:12      52133 report.csv\nat 12:30:00 sharp",
