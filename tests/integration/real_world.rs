@@ -1,6 +1,7 @@
 //! Whole outputs as a user's tools print them — the AWS CLI (with the example IDs of AWS's
-//! documentation, which users paste too), a CloudTrail event, a bucket policy, a shell session
-//! with kubectl, terraform and credentials files — in `tests/fixtures/real-world/`. Every
+//! documentation, which users paste too), a CloudTrail event, a bucket policy, shell sessions
+//! with kubectl, terraform, Lambda, EKS, ECS, Organizations and credentials files — in
+//! `tests/fixtures/real-world/`. Every
 //! identifier in them must be masked (as some kind), the text must come back byte for byte,
 //! and the words around them (public addresses, regions, dates, request IDs) must stay.
 
@@ -125,6 +126,48 @@ const FIXTURES: &[Fixture] = &[
             "--region us-west-2",
             "api.github.com",
             "--username AWS --password-stdin",
+        ],
+    },
+    Fixture {
+        file: "infrastructure-session.txt",
+        masked: &[
+            "10.0.0.0/8",
+            "sg-0123456789abcdef0",
+            "sg-0fedcba9876543210",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc1234def567890",
+            "i-0abc1234def567890",
+            "172.31.16.5",
+            "subnet-0123abcd4567ef890",
+            "arn:aws:lambda:us-west-2:123456789012:function:my-function",
+            "arn:aws:iam::123456789012:role/lambda-role",
+            "subnet-071f712345678e7c8",
+            "sg-085912345678492fb",
+            "0A1B2C3D4E5F60718293A4B5C6D7E8F9.gr7.us-west-2.eks.amazonaws.com",
+            "subnet-0a1b2c3d",
+            "vpc-0c1d2e3f",
+            "oidc.eks.us-west-2.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9",
+            "my-alb-1234567890.us-east-1.elb.amazonaws.com",
+            "Z35SXDOTRQ7X7K",
+            "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef",
+            "10.0.5.99",
+            "o-a1b2c3d4e5",
+            "111111111111",
+            "210987654321",
+            "arn:aws:iam::210987654321:role/deploy",
+            "eipalloc-0123456789abcdef0",
+            "eipassoc-0123456789abcdef0",
+            "123456789012",
+            "arn:aws:sts::123456789012:assumed-role/dev/jane",
+            "arn:aws:s3:::acme-secure/report.pdf",
+            "i-0a1b2c3d4e5f6a7b8",
+        ],
+        kept: &[
+            "\"850ca006-2d98-4ff4-86db-8766e9d32fe9\"",
+            "YFgDgEKG3ugvF1+pX64gV6tu9qNuIYNUdgJm8nCxsm4=",
+            "198.51.100.7",
+            "region = eu-west-1",
+            "\"my-function\"",
+            "(known after apply)",
         ],
     },
 ];
