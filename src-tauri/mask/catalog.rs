@@ -12,7 +12,7 @@ use std::ops::Range;
 use super::scan::{
     boundary_after, boundary_before, cidr_suffix, is_base64, is_label_gap, is_lower_hex,
     is_private_ipv4, is_region, is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid,
-    run_len, run_start, skip_gap, Arn, AwsHost, HostClass,
+    run_len, run_start, run_start_within, skip_gap, Arn, AwsHost, HostClass,
 };
 
 /// Ends a JSON key in a request's walk text.
@@ -583,20 +583,17 @@ fn bucket_listing(t: &[u8], from: usize, out: &mut Vec<Range<usize>>) {
     if gap == 0 || t.get(from + gap) != Some(&b'[') {
         return;
     }
-    // Inside the list and its objects only; a listing is short, but never read far.
-    let end = t.len().min(from + gap + 64 * 1024);
+    // The list's objects hold no list of their own: the listing ends at the first `]` or `[`
+    // after its own `[`. So the stretches two listings read never overlap, and reading all
+    // of them stays linear in the text, whatever it holds.
     let mut depth = 0usize;
-    let mut i = from + gap;
-    while i < end {
+    let mut i = from + gap + 1;
+    while i < t.len() {
         match t[i] {
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return;
-                }
-            }
-            b'"' if depth == 2 && t[i..].starts_with(b"\"Name\"") => {
+            b'{' => depth += 1,
+            b'}' => depth = depth.saturating_sub(1),
+            b'[' | b']' => return,
+            b'"' if depth == 1 && t[i..].starts_with(b"\"Name\"") => {
                 let value = i + 6 + run_len(t, i + 6, |b| matches!(b, b':' | b' ' | b'"'));
                 if let Some(name) = bucket_at(t, value) {
                     if t.get(name.end) == Some(&b'"')
@@ -618,8 +615,19 @@ fn bucket_listing(t: &[u8], from: usize, out: &mut Vec<Range<usize>>) {
 /// A name such as `acme-prod-data-bucket` around the word `bucket` at `hit`. A virtual-host
 /// S3 address (`acme-bucket.s3.us-east-1.amazonaws.com`) contributes its first labels only.
 fn bucket_like_name(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
-    let start = run_start(t, hit.start, is_bucket_char);
-    let end = hit.end + run_len(t, hit.end, is_bucket_char);
+    // A name is at most 63 bytes; with an S3 host after it, at most 253 in all.
+    let Some(start) = run_start_within(t, hit.start, 253, is_bucket_char) else {
+        return;
+    };
+    let after = t[hit.end..]
+        .iter()
+        .take(254)
+        .take_while(|&&b| is_bucket_char(b))
+        .count();
+    if after > 253 {
+        return;
+    }
+    let end = hit.end + after;
     let (start, end) = trim_name(t, start, end);
     if start > 0 && (t[start - 1].is_ascii_alphanumeric() || t[start - 1] == b'_') {
         return;

@@ -30,6 +30,24 @@ pub fn run_start(t: &[u8], to: usize, pred: impl Fn(u8) -> bool) -> usize {
     to - t[..to].iter().rev().take_while(|&&b| pred(b)).count()
 }
 
+/// [`run_start`] for a run of at most `max` bytes; `None` when it is longer. Matchers that
+/// look back from every hit use it, so that a text made of one long run costs a bounded read
+/// per hit, not a read of the whole run.
+pub fn run_start_within(
+    t: &[u8],
+    to: usize,
+    max: usize,
+    pred: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let n = t[..to]
+        .iter()
+        .rev()
+        .take(max + 1)
+        .take_while(|&&b| pred(b))
+        .count();
+    (n <= max).then_some(to - n)
+}
+
 pub fn is_lower_hex(b: u8) -> bool {
     b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
 }
@@ -228,7 +246,8 @@ pub fn parse_aws_host(t: &[u8], hit: Range<usize>) -> Option<AwsHost> {
     {
         return None;
     }
-    let mut start = run_start(t, hit.start, is_host_char);
+    // A host name is at most 253 bytes.
+    let mut start = run_start_within(t, hit.start, 253, is_host_char)?;
     while start < hit.start && matches!(t[start], b'.' | b'-') {
         start += 1;
     }

@@ -494,3 +494,26 @@ fn bad_custom_patterns_are_refused_with_a_reason() {
     assert!(bad("abc", "lower").contains("must be upper-case"));
     assert!(bad("abc", "VPC").contains("already used"));
 }
+
+#[test]
+fn runs_too_long_for_a_name_or_a_host_are_left_alone() {
+    let engine = Engine::with_all_builtins();
+    let long_name = format!("{}-data-bucket", "a".repeat(300));
+    let long_host = format!("{}.s3.amazonaws.com", "b".repeat(300));
+    for text in [long_name, long_host] {
+        assert_eq!(mask_text(&engine, &text).output, text);
+    }
+    // A listing ends at the first bracket after its own: a name after it is not a listing's.
+    let text = r#"{"Buckets": [{"Name": "acme-logs"}], "Other": [{"Name": "some-other-name"}]}"#;
+    let masked = mask_text(&engine, text);
+    assert!(
+        masked.output.contains(r#""Name": "S3_BUCKET_001""#),
+        "{}",
+        masked.output
+    );
+    assert!(
+        masked.output.contains("some-other-name"),
+        "{}",
+        masked.output
+    );
+}
