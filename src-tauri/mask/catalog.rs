@@ -442,9 +442,14 @@ fn is_bucket_char(b: u8) -> bool {
 
 /// A bucket name of 3–63 characters at `start`, with trailing dots and dashes trimmed.
 fn bucket_at(t: &[u8], start: usize) -> Option<Range<usize>> {
-    let raw = run_len(t, start, |b| {
-        is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_'
-    });
+    // Read no further than a name could reach (63 bytes, then what trimming may drop).
+    let raw = t
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take(256)
+        .take_while(|&&b| is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_')
+        .count();
     let len = t[start..start + raw]
         .iter()
         .rposition(|b| b.is_ascii_alphanumeric())
@@ -883,12 +888,13 @@ fn session_token(at: &Hit, out: &mut Vec<Range<usize>>) {
         }
         hit.start
     } else {
+        // A label, then at least one separator before the value.
         if !is_label(t, &hit) {
             return;
         }
         match skip_gap(t, hit.end, 24) {
-            Some(s) => s,
-            None => return,
+            Some(s) if s > hit.end => s,
+            _ => return,
         }
     };
     let n = encoded_token_len(t, start);
@@ -898,10 +904,13 @@ fn session_token(at: &Hit, out: &mut Vec<Range<usize>>) {
 }
 
 /// The length of a base64 run from `start`, `=` padding included, and its URL-encoded form
-/// too (`%2B`, `%2F`, `%3D`), as a presigned URL's `X-Amz-Security-Token` carries it.
+/// too (`%2B`, `%2F`, `%3D`), as a presigned URL's `X-Amz-Security-Token` carries it. Read
+/// no further than [`MAX_TOKEN_LEN`]: a longer run is no STS token, and a label word repeated
+/// inside one long run must not read the rest of it from every hit.
 fn encoded_token_len(t: &[u8], start: usize) -> usize {
     let mut at = start;
-    while let Some(&b) = t.get(at) {
+    let end = t.len().min(start + MAX_TOKEN_LEN);
+    while let Some(&b) = t[..end].get(at) {
         if is_base64(b) || b == b'=' {
             at += 1;
         } else if b == b'%' && t.get(at + 1..at + 3).is_some_and(is_base64_escape) {
@@ -912,6 +921,9 @@ fn encoded_token_len(t: &[u8], start: usize) -> usize {
     }
     at - start
 }
+
+/// Session tokens are a few hundred to about two thousand characters; URL-encoded, more.
+const MAX_TOKEN_LEN: usize = 8192;
 
 /// `2B`, `2F`, `3D` (either case): the percent-escapes of `+`, `/` and `=`.
 fn is_base64_escape(hex: &[u8]) -> bool {
@@ -972,9 +984,11 @@ fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
         return;
     }
     // Take the domain along when it is EC2's internal one.
-    let domain_len = run_len(t, i, |b| {
-        b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
-    });
+    let domain_len = t[i..]
+        .iter()
+        .take(253)
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        .count();
     let domain = &text[i..i + domain_len];
     let end = [".ec2.internal", ".compute.internal"]
         .iter()

@@ -185,7 +185,12 @@ pub fn parse_arn(text: &str, start: usize) -> Option<Arn> {
     if !boundary_before(t, start) || !t[start..].starts_with(b"arn:") {
         return None;
     }
-    let caps = ARN.captures(&text[start..])?;
+    // An ARN is at most 2048 characters: the regex reads no further.
+    let mut end = text.len().min(start + 2048);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let caps = ARN.captures(&text[start..end])?;
     let service = caps.get(1)?.range();
     let resource = caps.get(3)?.range();
     let trimmed = text[start + resource.start..start + resource.end]
