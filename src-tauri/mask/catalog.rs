@@ -10,9 +10,10 @@ use std::cell::OnceCell;
 use std::ops::Range;
 
 use super::scan::{
-    boundary_after, boundary_before, cidr_suffix, is_base64, is_label_gap, is_lower_hex,
-    is_private_ipv4, is_region, is_upper_alnum, parse_arn, parse_aws_host, parse_ipv4, parse_uuid,
-    run_len, run_start, run_start_within, skip_gap, Arn, AwsHost, HostClass,
+    boundary_after, boundary_before, cidr_suffix, is_base64, is_host_char, is_label_gap,
+    is_lower_hex, is_private_ipv4, is_region, is_upper_alnum, parse_arn, parse_aws_host,
+    parse_ipv4, parse_uuid, run_len, run_len_within, run_start, run_start_within, skip_gap, Arn,
+    AwsHost, HostClass,
 };
 
 /// Ends a JSON key in a request's walk text.
@@ -393,10 +394,15 @@ fn is_exact(text: &str, hit: &Range<usize>, literal: &str) -> bool {
     text.as_bytes()[hit.clone()] == *literal.as_bytes()
 }
 
+/// The anchor at `hit` is a lowercase ID prefix (`i-`, `db-`, `o-`) that starts a word.
+fn starts_lowercase_id(t: &[u8], hit: &Range<usize>) -> bool {
+    boundary_before(t, hit.start) && !t[hit.clone()].iter().any(u8::is_ascii_uppercase)
+}
+
 fn hex_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
-    if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
+    if !starts_lowercase_id(t, &hit) {
         return;
     }
     let n = run_len(t, hit.end, |b| b.is_ascii_lowercase() || b.is_ascii_digit());
@@ -443,13 +449,9 @@ fn is_bucket_char(b: u8) -> bool {
 /// A bucket name of 3–63 characters at `start`, with trailing dots and dashes trimmed.
 fn bucket_at(t: &[u8], start: usize) -> Option<Range<usize>> {
     // Read no further than a name could reach (63 bytes, then what trimming may drop).
-    let raw = t
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .take(256)
-        .take_while(|&&b| is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_')
-        .count();
+    let raw = run_len_within(t, start, 256, |b| {
+        is_bucket_char(b) || b.is_ascii_uppercase() || b == b'_'
+    })?;
     let len = t[start..start + raw]
         .iter()
         .rposition(|b| b.is_ascii_alphanumeric())
@@ -624,14 +626,9 @@ fn bucket_like_name(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usize>>) {
     let Some(start) = run_start_within(t, hit.start, 253, is_bucket_char) else {
         return;
     };
-    let after = t[hit.end..]
-        .iter()
-        .take(254)
-        .take_while(|&&b| is_bucket_char(b))
-        .count();
-    if after > 253 {
+    let Some(after) = run_len_within(t, hit.end, 253, is_bucket_char) else {
         return;
-    }
+    };
     let end = hit.end + after;
     let (start, end) = trim_name(t, start, end);
     if start > 0 && (t[start - 1].is_ascii_alphanumeric() || t[start - 1] == b'_') {
@@ -984,11 +981,7 @@ fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
         return;
     }
     // Take the domain along when it is EC2's internal one.
-    let domain_len = t[i..]
-        .iter()
-        .take(253)
-        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        .count();
+    let domain_len = run_len_within(t, i, 253, is_host_char).unwrap_or(0);
     let domain = &text[i..i + domain_len];
     let end = [".ec2.internal", ".compute.internal"]
         .iter()
@@ -1001,7 +994,7 @@ fn ec2_private_dns(at: &Hit, out: &mut Vec<Range<usize>>) {
 fn organizations_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
-    if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
+    if !starts_lowercase_id(t, &hit) {
         return;
     }
     let is_id_char = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
@@ -1022,7 +1015,7 @@ fn organizations_id(at: &Hit, out: &mut Vec<Range<usize>>) {
 fn rds_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
-    if !boundary_before(t, hit.start) || t[hit.clone()].iter().any(u8::is_ascii_uppercase) {
+    if !starts_lowercase_id(t, &hit) {
         return;
     }
     let n = run_len(t, hit.end, is_upper_alnum);

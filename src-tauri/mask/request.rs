@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
 
@@ -62,9 +63,16 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
 /// Masks every string of a JSON request body; refuses anything that is not valid JSON. A
 /// large body is scanned on several cores (see [`mask_json_with_threads`]).
 pub fn mask_json(engine: &Engine, body: &[u8]) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    mask_json_with_threads(engine, body, cores.min(MAX_THREADS))
+    mask_json_with_threads(engine, body, *THREADS)
 }
+
+/// The cores a body's scan may use, asked once: on Linux the answer reads the cgroup quota
+/// files, which a request should not pay for.
+static THREADS: LazyLock<usize> = LazyLock::new(|| {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_THREADS)
+});
 
 /// At most this many threads scan one body: a request waits for the slowest part, and
 /// other requests need cores too.

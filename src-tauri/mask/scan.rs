@@ -30,6 +30,19 @@ pub fn run_start(t: &[u8], to: usize, pred: impl Fn(u8) -> bool) -> usize {
     to - t[..to].iter().rev().take_while(|&&b| pred(b)).count()
 }
 
+/// [`run_len`] for a run of at most `max` bytes; `None` when it is longer (see
+/// [`run_start_within`]).
+pub fn run_len_within(
+    t: &[u8],
+    from: usize,
+    max: usize,
+    pred: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let rest = t.get(from..).unwrap_or_default();
+    let n = rest.iter().take(max + 1).take_while(|&&b| pred(b)).count();
+    (n <= max).then_some(n)
+}
+
 /// [`run_start`] for a run of at most `max` bytes; `None` when it is longer. Matchers that
 /// look back from every hit use it, so that a text made of one long run costs a bounded read
 /// per hit, not a read of the whole run.
