@@ -218,37 +218,38 @@ impl Engine {
     /// part left until none is (identifiers cluster, so equal bytes are not equal work).
     /// The findings are exactly those of `scan`: each part finds the anchors that start in
     /// it (no anchor runs across a string end, so none is cut in two), every matcher still
-    /// sees the whole text, and the overlaps are resolved over all parts together.
+    /// sees the whole text, and the overlaps are resolved over all parts together. The
+    /// calling thread scans with `scratch`.
     pub fn scan_in_parallel(
         &self,
         text: &str,
         threads: usize,
         min_part: usize,
+        scratch: &mut Scratch,
         findings: &mut Vec<Finding>,
     ) {
         let wanted = (threads * PARTS_PER_THREAD).min(text.len() / min_part.max(1));
         let parts = split_at_string_ends(text, wanted);
         if threads < 2 || parts.len() < 2 {
-            return self.scan(text, &mut Scratch::default(), findings);
+            return self.scan(text, scratch, findings);
         }
         let next_part = std::sync::atomic::AtomicUsize::new(0);
-        let scan_parts = || {
-            let mut scratch = Scratch::default();
+        let scan_parts = |scratch: &mut Scratch| {
             let mut found = Vec::new();
             loop {
                 let at = next_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(part) = parts.get(at) else {
                     return found;
                 };
-                self.candidates(text, part.clone(), &mut scratch, &mut found);
+                self.candidates(text, part.clone(), scratch, &mut found);
             }
         };
         findings.clear();
         std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads.min(parts.len()))
-                .map(|_| scope.spawn(scan_parts))
+                .map(|_| scope.spawn(|| scan_parts(&mut Scratch::default())))
                 .collect();
-            findings.extend(scan_parts());
+            findings.extend(scan_parts(scratch));
             for helper in helpers {
                 let found = helper
                     .join()

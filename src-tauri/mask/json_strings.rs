@@ -71,13 +71,61 @@ pub struct JsonStrings<'b> {
 
 /// The maskable strings of a body, decoded, in walk order, each followed by [`STRING_END`]
 /// ([`KEY_END`] after a key).
-pub struct WalkText<'s> {
+pub struct WalkText<'b> {
     pub text: String,
     /// Per string: where it starts in `text` (ascending).
     pub starts: Vec<usize>,
-    /// Per string: the literal it was decoded from.
-    literals: Vec<&'s Literal>,
-    strings: &'s JsonStrings<'s>,
+    /// Per string: the index of the literal it was decoded from.
+    order: Vec<usize>,
+    strings: JsonStrings<'b>,
+}
+
+/// The vectors that reading a body fills, kept by the caller from one body to the next:
+/// a megabyte of fresh memory costs the kernel 256 page faults, which on a virtual machine
+/// take longer than reading the body. What a previous body left in them is never read:
+/// each is cleared when taken.
+#[derive(Default)]
+pub struct Buffers {
+    literals: Vec<Literal>,
+    decoded: String,
+    marks: Vec<(usize, usize)>,
+    objects: Vec<(Option<usize>, bool)>,
+    owners: Vec<Option<usize>>,
+    text: String,
+    starts: Vec<usize>,
+    order: Vec<usize>,
+}
+
+/// A buffer that grew beyond this goes back to the allocator rather than to [`Buffers`]:
+/// one huge body should not hold its memory for the life of the thread.
+const KEEP_AT_MOST: usize = 4 << 20;
+
+/// The vector kept in `slot`, emptied.
+fn take<T>(slot: &mut Vec<T>) -> Vec<T> {
+    let mut v = std::mem::take(slot);
+    v.clear();
+    v
+}
+
+/// Keeps `v` in `slot` for the next body unless it is too large to keep.
+fn keep<T>(slot: &mut Vec<T>, v: Vec<T>) {
+    if v.capacity() * size_of::<T>() <= KEEP_AT_MOST {
+        *slot = v;
+    }
+}
+
+/// [`take`] for a `String`.
+fn take_string(slot: &mut String) -> String {
+    let mut s = std::mem::take(slot);
+    s.clear();
+    s
+}
+
+/// [`keep`] for a `String`.
+fn keep_string(slot: &mut String, s: String) {
+    if s.capacity() <= KEEP_AT_MOST {
+        *slot = s;
+    }
 }
 
 /// An open object or array.
@@ -114,22 +162,27 @@ impl<'b> JsonStrings<'b> {
     /// Reads a body: checks that it is one JSON value exactly as serde_json would, locates its
     /// strings and decodes them. A body serde_json would refuse is refused, with serde_json's
     /// own error; so is a string serde would not decode (a lone UTF-16 surrogate in a `\u`
-    /// escape).
-    pub fn read(body: &'b str) -> Result<JsonStrings<'b>, serde_json::Error> {
+    /// escape). Its vectors are taken from `buffers`.
+    pub fn read(
+        body: &'b str,
+        buffers: &mut Buffers,
+    ) -> Result<JsonStrings<'b>, serde_json::Error> {
+        let mut decoded = take_string(&mut buffers.decoded);
+        // Decoding only shortens: this never grows (fresh pages are touched only when written).
+        decoded.reserve(body.len());
         let mut strings = JsonStrings {
             body,
-            literals: Vec::new(),
+            literals: take(&mut buffers.literals),
             facts: BodyFacts::default(),
-            // Decoding only shortens: this never grows (pages are touched only when written).
-            decoded: String::with_capacity(body.len()),
-            marks: Vec::new(),
+            decoded,
+            marks: take(&mut buffers.marks),
         };
         let b = body.as_bytes();
         // Objects: parent index and whether they are thinking blocks. Literals remember their
         // innermost object; the thinking flag is settled once the whole body is read, since a
         // block's "type" may come after its text.
-        let mut objects: Vec<(Option<usize>, bool)> = Vec::new();
-        let mut owners: Vec<Option<usize>> = Vec::new();
+        let mut objects = take(&mut buffers.objects);
+        let mut owners = take(&mut buffers.owners);
         let mut stack: Vec<Frame> = Vec::new();
         let mut section = Section::Other;
         let mut top_key: &[u8] = b"";
@@ -240,7 +293,7 @@ impl<'b> JsonStrings<'b> {
         if expect != Expect::End {
             return Err(invalid(body));
         }
-        for (literal, owner) in strings.literals.iter_mut().zip(owners) {
+        for (literal, &owner) in strings.literals.iter_mut().zip(&owners) {
             let mut object = owner;
             while let Some(o) = object {
                 if objects[o].1 {
@@ -250,6 +303,8 @@ impl<'b> JsonStrings<'b> {
                 object = objects[o].0;
             }
         }
+        keep(&mut buffers.objects, objects);
+        keep(&mut buffers.owners, owners);
         Ok(strings)
     }
 
@@ -315,14 +370,23 @@ impl<'b> JsonStrings<'b> {
 
     /// The maskable strings (none from a thinking block) in walk order: `tools`, `system`,
     /// `messages`, then the rest. Copying the decoded strings once more here is cheaper than
-    /// a second pass over the escapes to decode them straight into walk order.
-    pub fn walk_text(&self) -> WalkText<'_> {
-        let mut literals: Vec<&Literal> = self.literals.iter().filter(|l| !l.signed).collect();
-        literals.sort_by_key(|l| l.section);
-        let length: usize = literals.iter().map(|l| self.text(l).len() + 1).sum();
-        let mut text = String::with_capacity(length);
-        let mut starts = Vec::with_capacity(literals.len());
-        for literal in &literals {
+    /// a second pass over the escapes to decode them straight into walk order. Its vectors
+    /// are taken from `buffers`.
+    pub fn walk_text(self, buffers: &mut Buffers) -> WalkText<'b> {
+        let mut order = take(&mut buffers.order);
+        order.extend((0..self.literals.len()).filter(|&i| !self.literals[i].signed));
+        // By section, and within one in document order; unstable sorts allocate nothing.
+        order.sort_unstable_by_key(|&i| (self.literals[i].section, i));
+        let length: usize = order
+            .iter()
+            .map(|&i| self.text(&self.literals[i]).len() + 1)
+            .sum();
+        let mut text = take_string(&mut buffers.text);
+        text.reserve(length);
+        let mut starts = take(&mut buffers.starts);
+        starts.reserve(order.len());
+        for &i in &order {
+            let literal = &self.literals[i];
             starts.push(text.len());
             text.push_str(self.text(literal));
             text.push(if literal.key { KEY_END } else { STRING_END });
@@ -330,17 +394,30 @@ impl<'b> JsonStrings<'b> {
         WalkText {
             text,
             starts,
-            literals,
+            order,
             strings: self,
         }
     }
 }
 
 impl WalkText<'_> {
+    /// Gives the vectors back to `buffers` for the next body; the body's top-level facts
+    /// are what is left.
+    pub fn recycle(self, buffers: &mut Buffers) -> BodyFacts {
+        let strings = self.strings;
+        keep(&mut buffers.literals, strings.literals);
+        keep_string(&mut buffers.decoded, strings.decoded);
+        keep(&mut buffers.marks, strings.marks);
+        keep_string(&mut buffers.text, self.text);
+        keep(&mut buffers.starts, self.starts);
+        keep(&mut buffers.order, self.order);
+        strings.facts
+    }
+
     /// The bytes of the body that `span` (within string `string`) came from. Escapes decode
     /// to whole characters, so a span never starts or ends inside one.
     pub fn raw_span(&self, string: usize, span: Range<usize>) -> Range<usize> {
-        let literal = self.literals[string];
+        let literal = &self.strings.literals[self.order[string]];
         let marks = &self.strings.marks[literal.marks.clone()];
         let start = self.starts[string];
         let raw_start = literal.raw.start;
@@ -467,8 +544,8 @@ mod tests {
     use super::*;
 
     fn literals(body: &str) -> Vec<String> {
-        let strings = JsonStrings::read(body).expect("decodable");
-        let walk = strings.walk_text();
+        let strings = JsonStrings::read(body, &mut Buffers::default()).expect("decodable");
+        let walk = strings.walk_text(&mut Buffers::default());
         let mut strings: Vec<String> = walk
             .text
             .split(crate::mask::engine::ends_string)
@@ -493,7 +570,9 @@ mod tests {
                 let text = e.to_string();
                 text.split(" at line").next().unwrap_or_default().to_owned()
             };
-            let ours = JsonStrings::read(body).err().map(message);
+            let ours = JsonStrings::read(body, &mut Buffers::default())
+                .err()
+                .map(message);
             let serdes = serde_json::from_str::<Vec<String>>(body).err().map(message);
             assert!(ours.is_some(), "{body}");
             assert_eq!(ours, serdes, "{body}");
@@ -503,8 +582,8 @@ mod tests {
     #[test]
     fn decoded_spans_map_back_to_their_raw_bytes() {
         let body = r#"["first", "x\n\u00e9 ab\tcd\ud83d\ude00ef"]"#;
-        let strings = JsonStrings::read(body).expect("decodable");
-        let walk = strings.walk_text();
+        let strings = JsonStrings::read(body, &mut Buffers::default()).expect("decodable");
+        let walk = strings.walk_text(&mut Buffers::default());
         for (word, raw) in [
             ("irs", "irs"),
             ("ab", "ab"),
@@ -569,7 +648,7 @@ mod tests {
         ) {
             let body = pieces.concat();
             proptest::prop_assert_eq!(
-                JsonStrings::read(&body).is_ok(),
+                JsonStrings::read(&body, &mut Buffers::default()).is_ok(),
                 accepted_by_serde(&body),
                 "{}", body
             );
@@ -578,13 +657,44 @@ mod tests {
         #[test]
         fn valid_bodies_are_accepted_and_decoded_like_serde(value in json_value()) {
             for body in [value.to_string(), serde_json::to_string_pretty(&value).expect("json")] {
-                let strings = JsonStrings::read(&body).expect("serde_json wrote it");
+                let strings = JsonStrings::read(&body, &mut Buffers::default()).expect("serde_json wrote it");
                 let mut expected = Vec::new();
                 collect_strings(&value, &mut expected);
                 let mut ours: Vec<String> = strings.literals.iter().map(|l| strings.text(l).to_owned()).collect();
                 ours.sort();
                 expected.sort();
                 proptest::prop_assert_eq!(ours, expected);
+            }
+        }
+
+        #[test]
+        fn buffers_left_by_one_body_change_nothing_for_the_next(
+            first in json_value(),
+            second in json_value(),
+            signed in proptest::bool::ANY,
+        ) {
+            let mut buffers = Buffers::default();
+            for value in [&first, &second] {
+                let block = if signed { "thinking" } else { "text" };
+                let body = serde_json::json!({
+                    "messages": [{"type": block, "thinking": value}, value],
+                    "system": value,
+                })
+                .to_string();
+                let reused = JsonStrings::read(&body, &mut buffers).expect("json");
+                let reused = reused.walk_text(&mut buffers);
+                let fresh = JsonStrings::read(&body, &mut Buffers::default()).expect("json");
+                let fresh = fresh.walk_text(&mut Buffers::default());
+                proptest::prop_assert_eq!(&reused.text, &fresh.text);
+                proptest::prop_assert_eq!(&reused.starts, &fresh.starts);
+                for string in 0..fresh.starts.len() {
+                    let whole = |walk: &WalkText| {
+                        let end = walk.starts.get(string + 1).map_or(walk.text.len(), |&e| e) - 1;
+                        walk.raw_span(string, walk.starts[string]..end)
+                    };
+                    proptest::prop_assert_eq!(whole(&reused), whole(&fresh));
+                }
+                proptest::prop_assert_eq!(reused.recycle(&mut buffers), fresh.recycle(&mut Buffers::default()));
             }
         }
     }
@@ -625,7 +735,7 @@ mod tests {
     fn nesting_stops_where_serde_json_stops() {
         for depth in [126, 127, 128, 200] {
             let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-            let ours = JsonStrings::read(&body)
+            let ours = JsonStrings::read(&body, &mut Buffers::default())
                 .map(|_| ())
                 .map_err(|e| e.to_string());
             let serdes = serde_json::from_str::<serde_json::Value>(&body)

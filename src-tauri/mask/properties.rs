@@ -116,7 +116,7 @@ proptest! {
         let mut whole = Vec::new();
         engine.scan(&text, &mut Scratch::default(), &mut whole);
         let mut in_parts = Vec::new();
-        engine.scan_in_parallel(&text, threads, 1, &mut in_parts);
+        engine.scan_in_parallel(&text, threads, 1, &mut Scratch::default(), &mut in_parts);
         prop_assert_eq!(in_parts, whole);
     }
 

@@ -8,6 +8,7 @@
 //! An original found once is also masked wherever it stands later in that order.
 //! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -16,7 +17,7 @@ use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, MatchKind, Span}
 
 use super::engine::{ends_string, Engine, Finding, Scratch, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
-use super::json_strings::JsonStrings;
+use super::json_strings::{self, JsonStrings};
 use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
@@ -87,11 +88,39 @@ pub fn mask_json_with_threads(
     body: &[u8],
     threads: usize,
 ) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
+    BUFFERS.with_borrow_mut(|buffers| mask_json_into(engine, body, threads, buffers))
+}
+
+thread_local! {
+    /// The large vectors of the last body masked on this thread, kept for the next one
+    /// (see [`Buffers`]).
+    static BUFFERS: RefCell<Buffers> = RefCell::default();
+}
+
+/// What masking a body reads into and writes, besides its output: kept from one body to
+/// the next, since fresh memory costs page faults that take longer than the masking.
+#[derive(Default)]
+struct Buffers {
+    json: json_strings::Buffers,
+    scan: Scratch,
+}
+
+fn mask_json_into(
+    engine: &Engine,
+    body: &[u8],
+    threads: usize,
+    buffers: &mut Buffers,
+) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
-    let strings = JsonStrings::read(text)?;
-    let walk = strings.walk_text();
+    let walk = JsonStrings::read(text, &mut buffers.json)?.walk_text(&mut buffers.json);
     let mut findings = Vec::new();
-    engine.scan_in_parallel(&walk.text, threads, MIN_PART, &mut findings);
+    engine.scan_in_parallel(
+        &walk.text,
+        threads,
+        MIN_PART,
+        &mut buffers.scan,
+        &mut findings,
+    );
     let findings = sweep(engine, &walk.text, &walk.starts, findings);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
@@ -124,7 +153,8 @@ pub fn mask_json_with_threads(
         copied = range.end;
     }
     output.extend_from_slice(&body[copied..]);
-    Ok((minter.finish(output), strings.facts))
+    let facts = walk.recycle(&mut buffers.json);
+    Ok((minter.finish(output), facts))
 }
 
 /// Tokens for the findings of one input, and how many of each kind were masked.
