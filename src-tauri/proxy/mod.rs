@@ -4,6 +4,7 @@
 //! Settings are one [`ProxyConfig`] snapshot behind an `ArcSwap`: applying new settings
 //! swaps it, and the next request uses it — no restart, no lock on the request path.
 
+mod body_buffer;
 pub mod errors;
 pub mod guard;
 pub mod health;
@@ -24,6 +25,7 @@ use crate::journal::Journal;
 use crate::mask::{Engine, EngineError};
 use crate::settings::{GatewayAuth, Secrets, Settings};
 use axum::http::HeaderName;
+use body_buffer::BodyPool;
 pub use errors::ApiError;
 pub use guard::GuardConfig;
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
@@ -127,6 +129,7 @@ impl ProxyConfig {
 pub struct Proxy {
     config: ArcSwap<ProxyConfig>,
     journal: Arc<Journal>,
+    body_buffers: BodyPool,
 }
 
 impl Proxy {
@@ -134,6 +137,7 @@ impl Proxy {
         Arc::new(Proxy {
             config: ArcSwap::from_pointee(config),
             journal,
+            body_buffers: BodyPool::default(),
         })
     }
 
@@ -149,6 +153,11 @@ impl Proxy {
 
     pub fn journal(&self) -> &Arc<Journal> {
         &self.journal
+    }
+
+    /// Buffers to read request bodies into.
+    pub fn body_buffers(&self) -> &BodyPool {
+        &self.body_buffers
     }
 }
 

@@ -37,7 +37,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         return refusal.into_response();
     }
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
+    let (parts, body_stream) = request.into_parts();
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -46,13 +46,20 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let mut record = ExchangeRecord::new(parts.method.as_str(), parts.uri.path());
     let journal = proxy.journal();
 
-    let body = match read_body(&parts.headers, body, config.max_body_bytes).await {
-        Ok(body) => body,
-        Err(refusal) => return refuse(journal, record, refusal),
-    };
+    let mut body = proxy.body_buffers().take();
+    if let Err(refusal) = read_body(
+        &parts.headers,
+        body_stream,
+        config.max_body_bytes,
+        &mut body,
+    )
+    .await
+    {
+        return refuse(journal, record, refusal);
+    }
     record.request_bytes = body.len();
     let (outgoing, table) = if body.is_empty() {
-        (body, TokenTable::default())
+        (Bytes::new(), TokenTable::default())
     } else {
         match mask_json(&config.engine, &body) {
             Ok((masked, facts)) => {
@@ -64,6 +71,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             Err(e) => return refuse(journal, record, ApiError::unmaskable(e)),
         }
     };
+    drop(body);
     record.masked_request = outgoing.clone();
     record.tokens = Arc::from(table.entries());
     let id = journal.start(record);
@@ -105,9 +113,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     respond(answer, Arc::new(restorer), &upstream, tap).await
 }
 
-/// Reads the whole request body within the size limit; compressed bodies are refused since
-/// they could not be scanned.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads the whole request body within the size limit into `buffer`; compressed bodies are
+/// refused since they could not be scanned.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    buffer: &mut Vec<u8>,
+) -> Result<(), ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(HeaderValue::as_bytes);
@@ -122,13 +135,27 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
-        Err(e) => Err(ApiError::unmaskable(format!(
-            "the request body could not be read: {e}"
-        ))),
+    // The declared length is within the limit: room for it is made once.
+    buffer.reserve(declared.unwrap_or(0));
+    let mut body = Limited::new(body, limit);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    buffer.extend_from_slice(data);
+                }
+            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(ApiError::too_large(limit))
+            }
+            Err(e) => {
+                return Err(ApiError::unmaskable(format!(
+                    "the request body could not be read: {e}"
+                )))
+            }
+        }
     }
+    Ok(())
 }
 
 fn refuse(journal: &Journal, mut record: ExchangeRecord, refusal: ApiError) -> Response {

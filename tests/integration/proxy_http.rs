@@ -237,13 +237,28 @@ async fn compressed_and_oversized_bodies_are_refused() {
     );
     let too_large = client()
         .post(format!("{}/v1/messages", proxy.url()))
-        .body(big)
+        .body(big.clone())
         .send()
         .await
         .expect("answer");
     assert_eq!(too_large.status(), 413);
     let error: Value = too_large.json().await.expect("json");
     assert_eq!(error["error"]["type"], "request_too_large");
+    // Sent in chunks with no declared length, the body is cut off at the limit as it arrives.
+    let chunks = big
+        .into_bytes()
+        .chunks(64 * 1024)
+        .map(|chunk| Ok::<_, std::io::Error>(chunk.to_vec()))
+        .collect::<Vec<_>>();
+    let chunked = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(chunked.status(), 413);
     assert!(upstream.recorder.all().is_empty());
 }
 
