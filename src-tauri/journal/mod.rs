@@ -113,7 +113,13 @@ pub enum JournalEvent {
     ResponseChunk { id: u64, text: String },
 }
 
-/// The bounded store of recent exchanges.
+/// The masked request bodies the journal holds at most, in bytes: Claude Code sends the whole
+/// conversation again every turn, so the last records of one long session could otherwise
+/// hold gigabytes. The oldest records go first.
+const BODY_BYTES_AT_MOST: usize = 128 << 20;
+
+/// The bounded store of recent exchanges: at most `capacity` records, and at most
+/// [`BODY_BYTES_AT_MOST`] of their masked bodies.
 pub struct Journal {
     records: Mutex<VecDeque<ExchangeRecord>>,
     capacity: usize,
@@ -140,8 +146,9 @@ impl Journal {
         self.events.subscribe()
     }
 
-    /// Adds a record (its `id` is assigned here) and returns the id.
-    pub fn start(&self, mut record: ExchangeRecord) -> u64 {
+    /// Adds a record (its `id` is assigned here). Returns the id, and the masked bodies of
+    /// the records it pushed out, whose memory can serve again.
+    pub fn start(&self, mut record: ExchangeRecord) -> (u64, Vec<Bytes>) {
         record.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         record.started_unix_ms = unix_ms(SystemTime::now());
         {
@@ -152,15 +159,22 @@ impl Journal {
         }
         let id = record.id;
         let summary = record.summary();
+        let mut evicted = Vec::new();
         {
             let mut records = lock(&self.records);
-            if records.len() == self.capacity {
-                records.pop_front();
+            let mut body_bytes: usize = records.iter().map(|r| r.masked_request.len()).sum();
+            body_bytes += record.masked_request.len();
+            while records.len() >= self.capacity || body_bytes > BODY_BYTES_AT_MOST {
+                let Some(oldest) = records.pop_front() else {
+                    break;
+                };
+                body_bytes -= oldest.masked_request.len();
+                evicted.push(oldest.masked_request);
             }
             records.push_back(record);
         }
         let _ = self.events.send(JournalEvent::Record(summary));
-        id
+        (id, evicted)
     }
 
     /// Changes a record and tells listeners; writes the audit line once it is final.
@@ -294,6 +308,23 @@ mod tests {
     }
 
     #[test]
+    fn masked_bodies_past_the_byte_limit_push_out_the_oldest_and_come_back() {
+        let journal = Journal::new(100, None);
+        let body = BODY_BYTES_AT_MOST / 3 + 1;
+        let mut evicted = Vec::new();
+        for n in 0..4 {
+            let mut record = ExchangeRecord::new("POST", "/v1/messages");
+            record.masked_request = Bytes::from(vec![b'0' + n; body]);
+            evicted.extend(journal.start(record).1);
+        }
+        let ids: Vec<u64> = journal.summaries().iter().map(|s| s.id).collect();
+        assert_eq!(ids, [4, 3]);
+        assert_eq!(evicted.len(), 2);
+        assert!(evicted[0].iter().all(|&b| b == b'0'));
+        assert!(evicted[1].iter().all(|&b| b == b'1'));
+    }
+
+    #[test]
     fn audit_log_gets_final_records_without_originals() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.jsonl");
@@ -304,7 +335,7 @@ mod tests {
             original: "vpc-0123abcd".into(),
             kind: "vpc".into(),
         }]);
-        let id = journal.start(record);
+        let (id, _) = journal.start(record);
         journal.update(id, |r| {
             r.outcome = Outcome::Completed;
             r.status = Some(200);

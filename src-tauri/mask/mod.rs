@@ -12,5 +12,7 @@ mod scan;
 pub mod tokens;
 
 pub use engine::{CustomPattern, Engine, EngineError};
-pub use request::{mask_json, mask_json_with_threads, mask_text, BodyFacts, MaskError, Masked};
+pub use request::{
+    mask_json, mask_json_into, mask_json_with_threads, mask_text, BodyFacts, MaskError, Masked,
+};
 pub use tokens::{TokenEntry, TokenTable};

@@ -4,7 +4,7 @@
 //! Settings are one [`ProxyConfig`] snapshot behind an `ArcSwap`: applying new settings
 //! swaps it, and the next request uses it — no restart, no lock on the request path.
 
-mod body_buffer;
+mod buffers;
 pub mod errors;
 pub mod guard;
 pub mod health;
@@ -25,7 +25,7 @@ use crate::journal::Journal;
 use crate::mask::{Engine, EngineError};
 use crate::settings::{GatewayAuth, Secrets, Settings};
 use axum::http::HeaderName;
-use body_buffer::BodyPool;
+use buffers::BufferPool;
 pub use errors::ApiError;
 pub use guard::GuardConfig;
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
@@ -129,7 +129,7 @@ impl ProxyConfig {
 pub struct Proxy {
     config: ArcSwap<ProxyConfig>,
     journal: Arc<Journal>,
-    body_buffers: BodyPool,
+    buffers: BufferPool,
 }
 
 impl Proxy {
@@ -137,7 +137,7 @@ impl Proxy {
         Arc::new(Proxy {
             config: ArcSwap::from_pointee(config),
             journal,
-            body_buffers: BodyPool::default(),
+            buffers: BufferPool::default(),
         })
     }
 
@@ -155,9 +155,9 @@ impl Proxy {
         &self.journal
     }
 
-    /// Buffers to read request bodies into.
-    pub fn body_buffers(&self) -> &BodyPool {
-        &self.body_buffers
+    /// Buffers for request bodies and masked outputs.
+    pub fn buffers(&self) -> &BufferPool {
+        &self.buffers
     }
 }
 

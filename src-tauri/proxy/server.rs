@@ -16,11 +16,12 @@ use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
 use http_body_util::{BodyExt, Limited};
 
+use super::buffers::{BodyBuffer, BufferPool};
 use super::errors::ApiError;
 use super::upstream::{error_chain, Upstream};
 use super::{health, Proxy};
 use crate::journal::{ExchangeRecord, Journal, Outcome};
-use crate::mask::{mask_json, TokenTable};
+use crate::mask::{mask_json_into, TokenTable};
 use crate::restore::{restore_json_body, Restorer, SseRestorer};
 
 /// The proxy's routes: maskgate's own under `/_maskgate/`, everything else forwarded.
@@ -46,22 +47,22 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let mut record = ExchangeRecord::new(parts.method.as_str(), parts.uri.path());
     let journal = proxy.journal();
 
-    let mut body = proxy.body_buffers().take();
-    if let Err(refusal) = read_body(
+    let body = match read_body(
         &parts.headers,
         body_stream,
         config.max_body_bytes,
-        &mut body,
+        proxy.buffers(),
     )
     .await
     {
-        return refuse(journal, record, refusal);
-    }
+        Ok(body) => body,
+        Err(refusal) => return refuse(journal, record, refusal),
+    };
     record.request_bytes = body.len();
     let (outgoing, table) = if body.is_empty() {
         (Bytes::new(), TokenTable::default())
     } else {
-        match mask_json(&config.engine, &body) {
+        match mask_json_into(&config.engine, &body, proxy.buffers().take(body.len())) {
             Ok((masked, facts)) => {
                 record.model = facts.model;
                 record.streaming = facts.stream;
@@ -74,7 +75,10 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     drop(body);
     record.masked_request = outgoing.clone();
     record.tokens = Arc::from(table.entries());
-    let id = journal.start(record);
+    let (id, evicted) = journal.start(record);
+    for masked_body in evicted {
+        proxy.buffers().give(masked_body);
+    }
     // The restorer's automaton (≈ 65 µs for 80 tokens) is built while the upstream thinks;
     // with no tokens there is nothing to build.
     let restorer =
@@ -113,14 +117,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     respond(answer, Arc::new(restorer), &upstream, tap).await
 }
 
-/// Reads the whole request body within the size limit into `buffer`; compressed bodies are
-/// refused since they could not be scanned.
-async fn read_body(
+/// Reads the whole request body within the size limit into a buffer of `buffers`;
+/// compressed bodies are refused since they could not be scanned.
+async fn read_body<'p>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-    buffer: &mut Vec<u8>,
-) -> Result<(), ApiError> {
+    buffers: &'p BufferPool,
+) -> Result<BodyBuffer<'p>, ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(HeaderValue::as_bytes);
@@ -136,7 +140,7 @@ async fn read_body(
         return Err(ApiError::too_large(limit));
     }
     // The declared length is within the limit: room for it is made once.
-    buffer.reserve(declared.unwrap_or(0));
+    let mut buffer = buffers.take_for_body(declared.unwrap_or(0));
     let mut body = Limited::new(body, limit);
     while let Some(frame) = body.frame().await {
         match frame {
@@ -155,7 +159,7 @@ async fn read_body(
             }
         }
     }
-    Ok(())
+    Ok(buffer)
 }
 
 fn refuse(journal: &Journal, mut record: ExchangeRecord, refusal: ApiError) -> Response {
