@@ -213,51 +213,27 @@ impl Engine {
         resolve_overlaps(findings);
     }
 
-    /// [`Engine::scan`] on up to `threads` threads. The text is cut at string ends into
-    /// parts of at least `min_part` bytes, a few per thread, and each thread takes the next
-    /// part left until none is (identifiers cluster, so equal bytes are not equal work).
-    /// The findings are exactly those of `scan`: each part finds the anchors that start in
-    /// it (no anchor runs across a string end, so none is cut in two), every matcher still
-    /// sees the whole text, and the overlaps are resolved over all parts together. The
-    /// calling thread scans with `scratch`.
-    pub fn scan_in_parallel(
-        &self,
-        text: &str,
-        threads: usize,
-        min_part: usize,
-        scratch: &mut Scratch,
-        findings: &mut Vec<Finding>,
-    ) {
-        let wanted = (threads * PARTS_PER_THREAD).min(text.len() / min_part.max(1));
-        let parts = split_at_string_ends(text, wanted);
-        if threads < 2 || parts.len() < 2 {
-            return self.scan(text, scratch, findings);
+    /// The candidates of the parts of `scan` that this thread takes, one after another
+    /// until none is left; several threads may share one scan. Overlapping candidates are
+    /// kept: [`Engine::resolve`] settles them once every part is scanned.
+    pub fn scan_shared(&self, scan: &SharedScan, scratch: &mut Scratch) -> Vec<Finding> {
+        let mut candidates = Vec::new();
+        loop {
+            let at = scan.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(part) = scan.parts.get(at) else {
+                return candidates;
+            };
+            self.candidates(scan.text, part.clone(), scratch, &mut candidates);
         }
-        let next_part = std::sync::atomic::AtomicUsize::new(0);
-        let scan_parts = |scratch: &mut Scratch| {
-            let mut found = Vec::new();
-            loop {
-                let at = next_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(part) = parts.get(at) else {
-                    return found;
-                };
-                self.candidates(text, part.clone(), scratch, &mut found);
-            }
-        };
-        findings.clear();
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads.min(parts.len()))
-                .map(|_| scope.spawn(|| scan_parts(&mut Scratch::default())))
-                .collect();
-            findings.extend(scan_parts(scratch));
-            for helper in helpers {
-                let found = helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                findings.extend(found);
-            }
-        });
-        resolve_overlaps(findings);
+    }
+
+    /// The findings among the candidates of all parts of one [`SharedScan`], in any order:
+    /// exactly those [`Engine::scan`] finds in the whole text. Each part finds the anchors
+    /// that start in it (no anchor runs across a string end, so none is cut in two), every
+    /// matcher still sees the whole text, and the overlaps are resolved here, over all parts
+    /// together.
+    pub fn resolve(&self, candidates: &mut Vec<Finding>) {
+        resolve_overlaps(candidates);
     }
 
     /// The candidates of every anchor that stands in `part` of `text` (which starts and ends
@@ -353,7 +329,27 @@ impl Engine {
     }
 }
 
-/// Parts per thread in [`Engine::scan_in_parallel`]: enough that a thread that drew the
+/// One text's scan, to be shared by threads ([`Engine::scan_shared`]): the text cut at string
+/// ends into parts of at least a given size, a few per thread, which the threads take in
+/// turn (identifiers cluster, so equal bytes are not equal work).
+pub struct SharedScan<'t> {
+    text: &'t str,
+    parts: Vec<Range<usize>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl<'t> SharedScan<'t> {
+    pub fn new(text: &'t str, threads: usize, min_part: usize) -> SharedScan<'t> {
+        let wanted = (threads * PARTS_PER_THREAD).min(text.len() / min_part.max(1));
+        SharedScan {
+            text,
+            parts: split_at_string_ends(text, wanted),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Parts per thread in a [`SharedScan`]: enough that a thread that drew the
 /// dense parts does not keep the others waiting, few enough that each part is worth a
 /// lower-cased copy and a search of its own.
 const PARTS_PER_THREAD: usize = 4;

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::engine::{Scratch, KEY_END, STRING_END, TOKEN_TEXT_KIND};
+use super::engine::{Scratch, SharedScan, KEY_END, STRING_END, TOKEN_TEXT_KIND};
 use super::{mask_json, mask_text, Engine};
 use crate::restore::{Escaping, Restorer};
 
@@ -115,8 +115,14 @@ proptest! {
         let engine = Engine::with_all_builtins();
         let mut whole = Vec::new();
         engine.scan(&text, &mut Scratch::default(), &mut whole);
-        let mut in_parts = Vec::new();
-        engine.scan_in_parallel(&text, threads, 1, &mut Scratch::default(), &mut in_parts);
+        let shared = SharedScan::new(&text, threads, 1);
+        let mut in_parts: Vec<_> = std::thread::scope(|scope| {
+            let scans: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| engine.scan_shared(&shared, &mut Scratch::default())))
+                .collect();
+            scans.into_iter().flat_map(|s| s.join().expect("scanned")).collect()
+        });
+        engine.resolve(&mut in_parts);
         prop_assert_eq!(in_parts, whole);
     }
 

@@ -11,13 +11,13 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
 
-use super::engine::{ends_string, Engine, Finding, Scratch, TOKEN_TEXT_KIND};
+use super::engine::{ends_string, Engine, Finding, Scratch, SharedScan, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
-use super::json_strings::{self, JsonStrings};
+use super::json_strings::{self, JsonStrings, WalkText};
 use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
@@ -113,6 +113,8 @@ thread_local! {
 struct Buffers {
     json: json_strings::Buffers,
     scan: Scratch,
+    /// One per helper thread of a shared scan.
+    helpers: Vec<Scratch>,
 }
 
 fn mask_with(
@@ -123,15 +125,14 @@ fn mask_with(
     buffers: &mut Buffers,
 ) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
-    let walk = JsonStrings::read(text, &mut buffers.json)?.walk_text(&mut buffers.json);
-    let mut findings = Vec::new();
-    engine.scan_in_parallel(
-        &walk.text,
-        threads,
-        MIN_PART,
-        &mut buffers.scan,
-        &mut findings,
-    );
+    let (walk, findings) = if threads > 1 && body.len() >= 2 * MIN_PART {
+        read_and_scan_shared(engine, text, threads, buffers)?
+    } else {
+        let walk = JsonStrings::read(text, &mut buffers.json)?.walk_text(&mut buffers.json);
+        let mut findings = Vec::new();
+        engine.scan(&walk.text, &mut buffers.scan, &mut findings);
+        (walk, findings)
+    };
     let findings = sweep(engine, &walk.text, &walk.starts, findings);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
@@ -169,6 +170,71 @@ fn mask_with(
     output.extend_from_slice(&body[copied..]);
     let facts = walk.recycle(&mut buffers.json);
     Ok((minter.finish(output), facts))
+}
+
+/// Reads `text` as a body and scans its walk text on `threads` threads. The helpers are
+/// started before the JSON is read, not once there is text to scan: a core that has been
+/// idle can take a millisecond or more to wake (measured on a virtual machine), longer than
+/// reading the JSON and laying out the walk text take, so a helper started late finds the
+/// parts taken. Until the text is ready they wait by yielding, which keeps their cores awake.
+fn read_and_scan_shared<'b>(
+    engine: &Engine,
+    text: &'b str,
+    threads: usize,
+    buffers: &mut Buffers,
+) -> Result<(WalkText<'b>, Vec<Finding>), MaskError> {
+    let walk_slot = OnceLock::new();
+    // `None` when the body could not be read: the helpers then stop at once.
+    let scan_slot: OnceLock<Option<SharedScan>> = OnceLock::new();
+    buffers.helpers.resize_with(threads - 1, Scratch::default);
+    let scanned = std::thread::scope(|scope| {
+        // Whatever happens below (an unreadable body, a panic), the helpers are let go.
+        let release = ReleaseHelpers(&scan_slot);
+        let helpers: Vec<_> = (buffers.helpers.iter_mut())
+            .map(|scratch| {
+                let scan_slot = &scan_slot;
+                scope.spawn(move || {
+                    let scan = loop {
+                        match scan_slot.get() {
+                            Some(published) => break published.as_ref(),
+                            None => std::thread::yield_now(),
+                        }
+                    };
+                    scan.map(|scan| engine.scan_shared(scan, scratch))
+                })
+            })
+            .collect();
+        let read = JsonStrings::read(text, &mut buffers.json);
+        let walk = match read {
+            Ok(strings) => walk_slot.get_or_init(|| strings.walk_text(&mut buffers.json)),
+            Err(e) => return Err(MaskError::from(e)),
+        };
+        let scan = scan_slot.get_or_init(|| Some(SharedScan::new(&walk.text, threads, MIN_PART)));
+        drop(release);
+        let scan = scan.as_ref().expect("published just now");
+        let mut candidates = engine.scan_shared(scan, &mut buffers.scan);
+        for helper in helpers {
+            let found = helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            candidates.extend(found.into_iter().flatten());
+        }
+        engine.resolve(&mut candidates);
+        Ok(candidates)
+    });
+    drop(scan_slot);
+    let findings = scanned?;
+    let walk = walk_slot.into_inner().expect("laid out before the scan");
+    Ok((walk, findings))
+}
+
+/// Publishes "no scan" to waiting helpers when dropped before a scan was published.
+struct ReleaseHelpers<'s, 't>(&'s OnceLock<Option<SharedScan<'t>>>);
+
+impl Drop for ReleaseHelpers<'_, '_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(None);
+    }
 }
 
 /// Tokens for the findings of one input, and how many of each kind were masked.
@@ -427,6 +493,23 @@ mod tests {
             out.contains(r#""SecretAccessKey":"SECRET_ACCESS_KEY_001""#),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_large_body_is_masked_alike_on_several_threads_and_refused_alike_when_unreadable() {
+        let engine = Engine::with_all_builtins();
+        let line = "ran in vpc-0a1b2c3d from 10.1.2.3 for arn:aws:iam::123456789012:role/x\n";
+        let text = line.repeat(2 * MIN_PART / line.len() + 1);
+        let body = serde_json::json!({"messages": [{"role": "user", "content": text}]}).to_string();
+        let (one, _) = mask_json_with_threads(&engine, body.as_bytes(), 1).expect("json");
+        let (three, _) = mask_json_with_threads(&engine, body.as_bytes(), 3).expect("json");
+        assert_eq!(one.output, three.output);
+        assert!(!String::from_utf8_lossy(&three.output).contains("vpc-0a1b2c3d"));
+        let unreadable = &body.as_bytes()[..body.len() - 1];
+        for threads in [1, 3] {
+            let refused = mask_json_with_threads(&engine, unreadable, threads);
+            assert!(matches!(refused, Err(MaskError::NotJson(_))));
+        }
     }
 
     #[test]
