@@ -1,7 +1,8 @@
 //! Added latency of the proxy: the same requests sent straight to the loopback Anthropic
-//! stand-in (the pass-through baseline) and through maskgate, in turn, for a 20 KB and a
-//! 1 MB Claude-Code-shaped body; p50/p90/p99 of the whole exchange, and time to the first
-//! streamed byte. `cargo bench --bench latency`. Prints a Markdown table.
+//! stand-in (the pass-through baseline) and through maskgate, in turn, for Claude-Code-shaped
+//! bodies: 20 KB, a 1 MB realistic session, and a 1 MB stress body (identifier lines and
+//! dense look-alikes, the worst case we know); p50/p90/p99 of the whole exchange, and time to
+//! the first streamed byte. `cargo bench --bench latency`. Prints a Markdown table.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,6 +86,19 @@ async fn measure(
     samples
 }
 
+/// The engine benchmark's realistic session (Claude Code reading this repository and running
+/// `aws` commands), followed by the user's next prompt: the stand-in answers a final tool
+/// result by echoing it whole in small deltas, which would time the answer, not the request.
+fn session_with_prompt() -> Vec<u8> {
+    let (body, _) = corpus::session_body(3, 1024 * 1024, 80);
+    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let messages = body["messages"].as_array_mut().expect("messages");
+    messages.push(serde_json::json!({"role": "assistant", "content": "The deploy role cannot describe the instances."}));
+    messages
+        .push(serde_json::json!({"role": "user", "content": "Thanks. Summarise what you found."}));
+    serde_json::to_vec(&body).expect("json")
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -111,8 +125,12 @@ fn main() {
 
         println!("| body | path | p50 ms | p90 ms | p99 ms | first byte p50 ms |");
         println!("|---|---|---|---|---|---|");
-        for (label, size) in [("20 KB", 20 * 1024), ("1 MB", 1024 * 1024)] {
-            let (body, _) = corpus::body(3, size, 10, 80);
+        let bodies = [
+            ("20 KB", corpus::body(3, 20 * 1024, 10, 80).0),
+            ("1 MB session", session_with_prompt()),
+            ("1 MB stress", corpus::body(3, 1024 * 1024, 10, 80).0),
+        ];
+        for (label, body) in bodies {
             let paths = ["direct (baseline)", "through maskgate"];
             let urls = [
                 format!("{}/v1/messages?beta=true", upstream.url()),
