@@ -83,7 +83,7 @@ pub struct WalkText<'b> {
 /// The vectors that reading a body fills, kept by the caller from one body to the next:
 /// a megabyte of fresh memory costs the kernel 256 page faults, which on a virtual machine
 /// take longer than reading the body. What a previous body left in them is never read:
-/// each is cleared when taken.
+/// each is emptied when it is kept.
 #[derive(Default)]
 pub struct Buffers {
     literals: Vec<Literal>,
@@ -100,30 +100,18 @@ pub struct Buffers {
 /// one huge body should not hold its memory for the life of the thread.
 const KEEP_AT_MOST: usize = 4 << 20;
 
-/// The vector kept in `slot`, emptied.
-fn take<T>(slot: &mut Vec<T>) -> Vec<T> {
-    let mut v = std::mem::take(slot);
-    v.clear();
-    v
-}
-
-/// Keeps `v` in `slot` for the next body unless it is too large to keep.
-fn keep<T>(slot: &mut Vec<T>, v: Vec<T>) {
+/// Keeps `v`, emptied, in `slot` for the next body, unless it is too large to keep.
+fn keep<T>(slot: &mut Vec<T>, mut v: Vec<T>) {
     if v.capacity() * size_of::<T>() <= KEEP_AT_MOST {
+        v.clear();
         *slot = v;
     }
 }
 
-/// [`take`] for a `String`.
-fn take_string(slot: &mut String) -> String {
-    let mut s = std::mem::take(slot);
-    s.clear();
-    s
-}
-
 /// [`keep`] for a `String`.
-fn keep_string(slot: &mut String, s: String) {
+fn keep_string(slot: &mut String, mut s: String) {
     if s.capacity() <= KEEP_AT_MOST {
+        s.clear();
         *slot = s;
     }
 }
@@ -167,22 +155,22 @@ impl<'b> JsonStrings<'b> {
         body: &'b str,
         buffers: &mut Buffers,
     ) -> Result<JsonStrings<'b>, serde_json::Error> {
-        let mut decoded = take_string(&mut buffers.decoded);
+        let mut decoded = std::mem::take(&mut buffers.decoded);
         // Decoding only shortens: this never grows (fresh pages are touched only when written).
         decoded.reserve(body.len());
         let mut strings = JsonStrings {
             body,
-            literals: take(&mut buffers.literals),
+            literals: std::mem::take(&mut buffers.literals),
             facts: BodyFacts::default(),
             decoded,
-            marks: take(&mut buffers.marks),
+            marks: std::mem::take(&mut buffers.marks),
         };
         let b = body.as_bytes();
         // Objects: parent index and whether they are thinking blocks. Literals remember their
         // innermost object; the thinking flag is settled once the whole body is read, since a
         // block's "type" may come after its text.
-        let mut objects = take(&mut buffers.objects);
-        let mut owners = take(&mut buffers.owners);
+        let mut objects = std::mem::take(&mut buffers.objects);
+        let mut owners = std::mem::take(&mut buffers.owners);
         let mut stack: Vec<Frame> = Vec::new();
         let mut section = Section::Other;
         let mut top_key: &[u8] = b"";
@@ -373,7 +361,7 @@ impl<'b> JsonStrings<'b> {
     /// a second pass over the escapes to decode them straight into walk order. Its vectors
     /// are taken from `buffers`.
     pub fn walk_text(self, buffers: &mut Buffers) -> WalkText<'b> {
-        let mut order = take(&mut buffers.order);
+        let mut order = std::mem::take(&mut buffers.order);
         order.extend((0..self.literals.len()).filter(|&i| !self.literals[i].signed));
         // By section, and within one in document order; unstable sorts allocate nothing.
         order.sort_unstable_by_key(|&i| (self.literals[i].section, i));
@@ -381,9 +369,9 @@ impl<'b> JsonStrings<'b> {
             .iter()
             .map(|&i| self.text(&self.literals[i]).len() + 1)
             .sum();
-        let mut text = take_string(&mut buffers.text);
+        let mut text = std::mem::take(&mut buffers.text);
         text.reserve(length);
-        let mut starts = take(&mut buffers.starts);
+        let mut starts = std::mem::take(&mut buffers.starts);
         starts.reserve(order.len());
         for &i in &order {
             let literal = &self.literals[i];
