@@ -207,10 +207,15 @@ impl Engine {
     /// into `findings` (cleared first). `text` may hold many strings, each ended by
     /// [`STRING_END`] or [`KEY_END`]: built-in kinds never match across one, though a key
     /// may name the value in the next string.
+    ///
+    /// A context-found candidate that lost to an overlapping finding (the account inside an
+    /// ARN, the bucket inside an S3 ARN) is kept in [`Scratch::hidden`]: masked where it
+    /// stands by the finding that covers it, it is still an original to mask elsewhere.
     pub fn scan(&self, text: &str, scratch: &mut Scratch, findings: &mut Vec<Finding>) {
         findings.clear();
         self.candidates(text, 0..text.len(), scratch, findings);
-        resolve_overlaps(findings);
+        scratch.hidden.clear();
+        self.resolve(findings, &mut scratch.hidden);
     }
 
     /// The candidates of the parts of `scan` that this thread takes, one after another
@@ -232,8 +237,28 @@ impl Engine {
     /// that start in it (no anchor runs across a string end, so none is cut in two), every
     /// matcher still sees the whole text, and the overlaps are resolved here, over all parts
     /// together.
-    pub fn resolve(&self, candidates: &mut Vec<Finding>) {
-        resolve_overlaps(candidates);
+    /// The context-found candidates that lost to an overlapping finding go to `hidden`.
+    pub fn resolve(&self, candidates: &mut Vec<Finding>, hidden: &mut Vec<Finding>) {
+        if candidates.len() < 2 {
+            return;
+        }
+        candidates.sort_unstable_by(|a, b| {
+            a.span
+                .start
+                .cmp(&b.span.start)
+                .then(b.span.end.cmp(&a.span.end))
+                .then(a.rule.cmp(&b.rule))
+        });
+        let mut kept_end = 0;
+        candidates.retain(|f| {
+            let keep = f.span.start >= kept_end;
+            if keep {
+                kept_end = f.span.end;
+            } else if !f.token_text && self.rules[f.rule].found_by_context {
+                hidden.push(f.clone());
+            }
+            keep
+        });
     }
 
     /// The candidates of every anchor that stands in `part` of `text` (which starts and ends
@@ -310,19 +335,29 @@ impl Engine {
                 .folded_words
                 .find(&scratch.lowered, part.start, &mut on_anchor);
         }
-        // A user's regex may match anything, NUL included: it runs over each string alone.
+        // A user's regex may match anything, NUL included: it runs over each string alone,
+        // and never over a JSON key (`"model"`, `"role"`: a broad pattern must not break the
+        // request's structure; the built-in kinds, which match only identifiers, do read keys).
         for &rule in &self.custom_rules {
             if let Source::Custom(regex) = &self.rules[rule].source {
                 let mut offset = part.start;
-                for string in text[part.clone()].split(ends_string) {
-                    findings.extend(regex.find_iter(string).filter(|m| !m.is_empty()).map(|m| {
+                for string in text[part.clone()].split_inclusive(ends_string) {
+                    let start = offset;
+                    offset += string.len();
+                    let (content, is_key) = match string.strip_suffix(KEY_END) {
+                        Some(key) => (key, true),
+                        None => (string.strip_suffix(STRING_END).unwrap_or(string), false),
+                    };
+                    if is_key {
+                        continue;
+                    }
+                    findings.extend(regex.find_iter(content).filter(|m| !m.is_empty()).map(|m| {
                         Finding {
-                            span: offset + m.start()..offset + m.end(),
+                            span: start + m.start()..start + m.end(),
                             rule,
                             token_text: false,
                         }
                     }));
-                    offset += string.len() + STRING_END.len_utf8();
                 }
             }
         }
@@ -390,6 +425,8 @@ fn lower_into(t: &[u8], out: &mut Vec<u8>) {
 pub struct Scratch {
     lowered: Vec<u8>,
     spans: Vec<Range<usize>>,
+    /// The last scan's context-found candidates that an overlapping finding covers.
+    pub hidden: Vec<Finding>,
 }
 
 /// An anchor found through its trigger byte.
@@ -573,27 +610,6 @@ fn token_shape(t: &[u8], hit: Range<usize>) -> Option<Range<usize>> {
 
 /// Keeps the earliest-starting candidate, the longest among those, the first rule among
 /// equals; drops everything that overlaps a kept one.
-fn resolve_overlaps(findings: &mut Vec<Finding>) {
-    if findings.len() < 2 {
-        return;
-    }
-    findings.sort_unstable_by(|a, b| {
-        a.span
-            .start
-            .cmp(&b.span.start)
-            .then(b.span.end.cmp(&a.span.end))
-            .then(a.rule.cmp(&b.rule))
-    });
-    let mut kept_end = 0;
-    findings.retain(|f| {
-        let keep = f.span.start >= kept_end;
-        if keep {
-            kept_end = f.span.end;
-        }
-        keep
-    });
-}
-
 fn validate_custom(pattern: &CustomPattern, all: &[CustomPattern]) -> Result<Regex, EngineError> {
     let name = pattern.name.trim();
     if name.is_empty() {

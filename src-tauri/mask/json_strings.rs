@@ -89,8 +89,8 @@ pub struct Buffers {
     literals: Vec<Literal>,
     decoded: String,
     marks: Vec<(usize, usize)>,
-    objects: Vec<(Option<usize>, bool)>,
-    owners: Vec<Option<usize>>,
+    objects: Vec<ObjectFacts>,
+    owners: Vec<Option<(usize, Member)>>,
     text: String,
     starts: Vec<usize>,
     order: Vec<usize>,
@@ -120,8 +120,102 @@ fn keep_string(slot: &mut String, mut s: String) {
 struct Frame {
     /// The object's index in `objects`; `None` for an array.
     object: Option<usize>,
-    /// The last key of this object was `"type"`.
-    key_is_type: bool,
+    place: Place,
+    /// The member whose value comes next (or is being read) in this object.
+    member: Member,
+}
+
+/// Where an object or array stands in the Messages API's shape, as far as thinking blocks
+/// care: only a content block of an assistant message can be one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The body itself.
+    Body,
+    /// The body's `messages` array.
+    Messages,
+    /// One message of it.
+    Message,
+    /// A message's `content` array.
+    Content,
+    /// One content block of it.
+    Block,
+    Elsewhere,
+}
+
+/// The member names that decide whether a block is a signed thinking block. Compared as
+/// they stand in the body: a name spelled with escapes is `Other`, which can only cause masking.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Member {
+    Messages,
+    Role,
+    Content,
+    Type,
+    Thinking,
+    Signature,
+    Data,
+    Other,
+}
+
+impl Member {
+    fn of_key(raw: &[u8]) -> Member {
+        match raw {
+            b"messages" => Member::Messages,
+            b"role" => Member::Role,
+            b"content" => Member::Content,
+            b"type" => Member::Type,
+            b"thinking" => Member::Thinking,
+            b"signature" => Member::Signature,
+            b"data" => Member::Data,
+            _ => Member::Other,
+        }
+    }
+}
+
+/// What the members of one object said, for thinking blocks: settled once the whole body is
+/// read, since members may come in any order. Every value a duplicated member took counts.
+#[derive(Default, Clone, Copy)]
+struct ObjectFacts {
+    place: Option<Place>,
+    /// For a content block: its message's index in `objects`.
+    message: Option<usize>,
+    role_assistant: bool,
+    role_other: bool,
+    type_thinking: bool,
+    type_redacted: bool,
+    type_other: bool,
+    has_signature: bool,
+    has_data: bool,
+}
+
+impl ObjectFacts {
+    /// A signed block as the Messages API puts one: in the content of an assistant message,
+    /// `thinking` with its `signature`, or `redacted_thinking` with its `data`.
+    fn is_signed_block(&self, objects: &[ObjectFacts]) -> bool {
+        let in_assistant_message = self.place == Some(Place::Block)
+            && self.message.is_some_and(|m| {
+                let message = &objects[m];
+                message.role_assistant && !message.role_other
+            });
+        let one_type = [self.type_thinking, self.type_redacted, self.type_other]
+            .iter()
+            .filter(|&&t| t)
+            .count()
+            == 1;
+        in_assistant_message
+            && one_type
+            && ((self.type_thinking && self.has_signature) || (self.type_redacted && self.has_data))
+    }
+
+    /// Whether a member of a signed block passes byte for byte: its name, `type`, and the
+    /// signed text (`thinking` and `signature`, or `data`). Anything else in it is masked.
+    fn signs(&self, member: Member) -> bool {
+        match member {
+            Member::Type => true,
+            Member::Thinking | Member::Signature => self.type_thinking,
+            Member::Data => self.type_redacted,
+            _ => false,
+        }
+    }
 }
 
 /// What the grammar allows next.
@@ -166,9 +260,9 @@ impl<'b> JsonStrings<'b> {
             marks: std::mem::take(&mut buffers.marks),
         };
         let b = body.as_bytes();
-        // Objects: parent index and whether they are thinking blocks. Literals remember their
-        // innermost object; the thinking flag is settled once the whole body is read, since a
-        // block's "type" may come after its text.
+        // What each object's members said, and for each literal the object it is a direct
+        // member of (with the member): whether a block is a signed thinking block is settled
+        // once the whole body is read, since a block's "type" may come after its text.
         let mut objects = std::mem::take(&mut buffers.objects);
         let mut owners = std::mem::take(&mut buffers.owners);
         let mut stack: Vec<Frame> = Vec::new();
@@ -188,14 +282,33 @@ impl<'b> JsonStrings<'b> {
                     if stack.len() == MAX_DEPTH {
                         return Err(invalid(body));
                     }
+                    let place = match (stack.last().map(|f| (f.place, f.member)), c) {
+                        (None, b'{') => Place::Body,
+                        (Some((Place::Body, Member::Messages)), b'[') => Place::Messages,
+                        (Some((Place::Messages, _)), b'{') => Place::Message,
+                        (Some((Place::Message, Member::Content)), b'[') => Place::Content,
+                        (Some((Place::Content, _)), b'{') => Place::Block,
+                        _ => Place::Elsewhere,
+                    };
+                    if let Some(parent) = stack.last().and_then(|f| Some((f.object?, f.member))) {
+                        note_member(&mut objects[parent.0], parent.1, None);
+                    }
                     let object = (c == b'{').then(|| {
-                        let parent = stack.iter().rev().find_map(|f| f.object);
-                        objects.push((parent, false));
+                        // A block's message is the object two frames up: message → content → block.
+                        let message = (place == Place::Block)
+                            .then(|| stack[stack.len() - 2].object)
+                            .flatten();
+                        objects.push(ObjectFacts {
+                            place: Some(place),
+                            message,
+                            ..ObjectFacts::default()
+                        });
                         objects.len() - 1
                     });
                     stack.push(Frame {
                         object,
-                        key_is_type: false,
+                        place,
+                        member: Member::Other,
                     });
                     expect = if c == b'{' {
                         Expect::KeyOrClose
@@ -231,9 +344,10 @@ impl<'b> JsonStrings<'b> {
                     let literal = strings.read_literal(i + 1)?;
                     let content = &b[literal.raw.clone()];
                     let depth = stack.len();
+                    let mut owner = None;
                     if let Some(top) = stack.last_mut() {
                         if is_key {
-                            top.key_is_type = content == b"type";
+                            top.member = Member::of_key(content);
                             if depth == 1 {
                                 section = Section::of_key(content);
                                 top_key = content;
@@ -241,16 +355,16 @@ impl<'b> JsonStrings<'b> {
                         } else if depth == 1 && top_key == b"model" && literal.decoded.is_none() {
                             strings.facts.model =
                                 std::str::from_utf8(content).ok().map(str::to_owned);
-                        } else if top.key_is_type
-                            && (content == b"thinking" || content == b"redacted_thinking")
-                        {
-                            if let Some(object) = top.object {
-                                objects[object].1 = true;
+                        }
+                        if let Some(object) = top.object {
+                            owner = Some((object, top.member));
+                            if !is_key {
+                                note_member(&mut objects[object], top.member, Some(content));
                             }
                         }
                     }
                     i = literal.raw.end + 1;
-                    owners.push(stack.iter().rev().find_map(|f| f.object));
+                    owners.push(owner);
                     strings.literals.push(Literal {
                         section,
                         key: is_key,
@@ -265,6 +379,9 @@ impl<'b> JsonStrings<'b> {
                 }
                 (Expect::Value | Expect::ValueOrClose, _) => {
                     let end = scalar_end(b, i).ok_or_else(|| invalid(body))?;
+                    if let Some(parent) = stack.last().and_then(|f| Some((f.object?, f.member))) {
+                        note_member(&mut objects[parent.0], parent.1, None);
+                    }
                     if stack.len() == 1 && top_key == b"stream" {
                         strings.facts.stream = &b[i..end] == b"true";
                     }
@@ -282,13 +399,9 @@ impl<'b> JsonStrings<'b> {
             return Err(invalid(body));
         }
         for (literal, &owner) in strings.literals.iter_mut().zip(&owners) {
-            let mut object = owner;
-            while let Some(o) = object {
-                if objects[o].1 {
-                    literal.signed = true;
-                    break;
-                }
-                object = objects[o].0;
+            if let Some((object, member)) = owner {
+                let block = &objects[object];
+                literal.signed = block.is_signed_block(&objects) && block.signs(member);
             }
         }
         keep(&mut buffers.objects, objects);
@@ -479,6 +592,20 @@ fn invalid(body: &str) -> serde_json::Error {
     match serde_json::from_str::<serde_json::Value>(body) {
         Err(e) => e,
         Ok(_) => serde::de::Error::custom("the body is not one well-formed JSON value"),
+    }
+}
+
+/// Notes a value of `member` in an object: `Some(raw)` for a string, `None` for any other value.
+fn note_member(object: &mut ObjectFacts, member: Member, value: Option<&[u8]>) {
+    match (member, value) {
+        (Member::Role, Some(b"assistant")) => object.role_assistant = true,
+        (Member::Role, _) => object.role_other = true,
+        (Member::Type, Some(b"thinking")) => object.type_thinking = true,
+        (Member::Type, Some(b"redacted_thinking")) => object.type_redacted = true,
+        (Member::Type, _) => object.type_other = true,
+        (Member::Signature, Some(_)) => object.has_signature = true,
+        (Member::Data, Some(_)) => object.has_data = true,
+        _ => {}
     }
 }
 

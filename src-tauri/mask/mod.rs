@@ -5,6 +5,7 @@ mod byte_sets;
 pub mod catalog;
 pub mod engine;
 mod json_strings;
+mod percent;
 #[cfg(test)]
 mod properties;
 pub mod request;

@@ -1,6 +1,7 @@
 //! Properties of masking as a whole, over generated inputs: masking then restoring gives the
 //! input back (text, and JSON bodies byte for byte), no original survives, and a
-//! conversation's masked prefix never changes as turns are added.
+//! conversation's masked prefix never changes as turns are added (unless a new turn reveals
+//! a word of the prefix to be an identifier).
 
 use proptest::prelude::*;
 
@@ -122,7 +123,7 @@ proptest! {
                 .collect();
             scans.into_iter().flat_map(|s| s.join().expect("scanned")).collect()
         });
-        engine.resolve(&mut in_parts);
+        engine.resolve(&mut in_parts, &mut Vec::new());
         prop_assert_eq!(in_parts, whole);
     }
 
@@ -137,6 +138,14 @@ proptest! {
         let longer = format!("{head},{}]}}", extra.iter().map(|t| message(t)).collect::<Vec<_>>().join(","));
         let (short, _) = mask_json(&engine, shorter.as_bytes()).expect("valid JSON");
         let (long, _) = mask_json(&engine, longer.as_bytes()).expect("valid JSON");
+        // A new turn that reveals a word of the prefix to be an identifier (an account that
+        // stood bare, seen now inside an ARN) masks it there too: the prefix changes, by design.
+        let short_text = String::from_utf8_lossy(&short.output).into_owned();
+        let revealed = long.table.entries().iter().any(|e| {
+            crate::mask::catalog::kind(&e.kind).is_some_and(|k| k.found_by_context)
+                && short_text.contains(&e.original)
+        });
+        prop_assume!(!revealed);
         let prefix = &short.output[..short.output.len() - 2];
         prop_assert!(long.output.starts_with(prefix), "prefix changed:\n{}\n{}", String::from_utf8_lossy(prefix), String::from_utf8_lossy(&long.output));
     }

@@ -5,7 +5,7 @@
 //! spans change, so every other byte (key order, numbers, whitespace) reaches the
 //! upstream exactly as the client sent it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
 //! then the rest — which makes token numbers depend only on the conversation's prefix.
-//! An original found once is also masked wherever it stands later in that order.
+//! An original found once by its context is masked wherever else it stands in the request.
 //! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
 
 use std::cell::RefCell;
@@ -13,11 +13,12 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, MatchKind, Span};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind, Span};
 
 use super::engine::{ends_string, Engine, Finding, Scratch, SharedScan, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
 use super::json_strings::{self, JsonStrings, WalkText};
+use super::percent;
 use super::scan::{boundary_after, boundary_before};
 use super::tokens::TokenTable;
 
@@ -46,8 +47,11 @@ pub enum MaskError {
 /// Masks plain text.
 pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     let mut findings = Vec::new();
-    engine.scan(text, &mut Scratch::default(), &mut findings);
-    let findings = sweep(engine, text, &[0], findings);
+    let mut scratch = Scratch::default();
+    engine.scan(text, &mut scratch, &mut findings);
+    let hidden = std::mem::take(&mut scratch.hidden);
+    let findings = merge(findings, percent::findings(engine, text, &mut scratch));
+    let findings = sweep(engine, text, findings, &hidden);
     let mut minter = Minter::new(engine);
     let mut output = String::with_capacity(text.len());
     let mut copied = 0;
@@ -125,15 +129,20 @@ fn mask_with(
     buffers: &mut Buffers,
 ) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
-    let (walk, findings) = if threads > 1 && body.len() >= 2 * MIN_PART {
+    let (walk, findings, hidden) = if threads > 1 && body.len() >= 2 * MIN_PART {
         read_and_scan_shared(engine, text, threads, buffers)?
     } else {
         let walk = JsonStrings::read(text, &mut buffers.json)?.walk_text(&mut buffers.json);
         let mut findings = Vec::new();
         engine.scan(&walk.text, &mut buffers.scan, &mut findings);
-        (walk, findings)
+        let hidden = std::mem::take(&mut buffers.scan.hidden);
+        (walk, findings, hidden)
     };
-    let findings = sweep(engine, &walk.text, &walk.starts, findings);
+    let findings = merge(
+        findings,
+        percent::findings(engine, &walk.text, &mut buffers.scan),
+    );
+    let findings = sweep(engine, &walk.text, findings, &hidden);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.
@@ -182,7 +191,7 @@ fn read_and_scan_shared<'b>(
     text: &'b str,
     threads: usize,
     buffers: &mut Buffers,
-) -> Result<(WalkText<'b>, Vec<Finding>), MaskError> {
+) -> Result<(WalkText<'b>, Vec<Finding>, Vec<Finding>), MaskError> {
     let walk_slot = OnceLock::new();
     // `None` when the body could not be read: the helpers then stop at once.
     let scan_slot: OnceLock<Option<SharedScan>> = OnceLock::new();
@@ -219,13 +228,14 @@ fn read_and_scan_shared<'b>(
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             candidates.extend(found.into_iter().flatten());
         }
-        engine.resolve(&mut candidates);
-        Ok(candidates)
+        let mut hidden = Vec::new();
+        engine.resolve(&mut candidates, &mut hidden);
+        Ok((candidates, hidden))
     });
     drop(scan_slot);
-    let findings = scanned?;
+    let (findings, hidden) = scanned?;
     let walk = walk_slot.into_inner().expect("laid out before the scan");
-    Ok((walk, findings))
+    Ok((walk, findings, hidden))
 }
 
 /// Publishes "no scan" to waiting helpers when dropped before a scan was published.
@@ -283,46 +293,69 @@ impl<'e> Minter<'e> {
     }
 }
 
-/// The engine's `findings` in `text` (strings in walk order, starting at `starts`), plus
-/// every later whole-word occurrence of an original that was found by its context — an
-/// account ID seen once inside an ARN is masked where it stands bare further on. (Kinds
-/// recognised by their own shape need no sweep: the engine finds them wherever they stand.)
-/// The sweep only reaches forward (the string where an original was first found and those
-/// after it), so adding turns never changes an earlier string's mask.
+/// The plain scan's `findings` and those of the percent-decoded strings together, in order.
+/// Where two overlap, one finding covers both (with the earlier one's rule), so nothing
+/// either scan found is left unmasked.
+fn merge(mut findings: Vec<Finding>, decoded: Vec<Finding>) -> Vec<Finding> {
+    if decoded.is_empty() {
+        return findings;
+    }
+    findings.extend(decoded);
+    findings.sort_unstable_by_key(|f| (f.span.start, std::cmp::Reverse(f.span.end)));
+    let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings {
+        match merged.last_mut() {
+            Some(last) if f.span.start < last.span.end => {
+                last.span.end = last.span.end.max(f.span.end);
+            }
+            _ => merged.push(f),
+        }
+    }
+    merged
+}
+
+/// The engine's `findings` in `text`, plus every other whole-word occurrence of an original
+/// that was found by its context — an account ID seen once inside an ARN is masked where it
+/// stands bare, before the ARN or after it, anywhere in the request. (Kinds recognised by
+/// their own shape need no sweep: the engine finds them wherever they stand.) Tokens are
+/// still numbered by first occurrence in walk order, so an unchanged prefix masks the same
+/// unless a later turn reveals that a bare word in it was an identifier all along.
+///
+/// `hidden` holds the context-found originals that an overlapping finding covers where they
+/// stand (the account inside an ARN): they are swept for like the others.
 fn sweep(
     engine: &Engine,
     text: &str,
-    starts: &[usize],
     mut findings: Vec<Finding>,
+    hidden: &[Finding],
 ) -> Vec<Finding> {
-    // Each distinct original: the start of the string where it was first found, and its rule.
-    let mut originals: Vec<(&str, usize, usize)> = Vec::new();
+    // Each distinct original found by context, and its rule.
+    let mut originals: Vec<(&str, usize)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let by_context = |f: &&Finding| !f.token_text && engine.rules()[f.rule].found_by_context;
-    for f in findings.iter().filter(by_context) {
+    for f in findings.iter().filter(by_context).chain(hidden) {
         let original = &text[f.span.clone()];
         if seen.insert(original) {
-            let string_start = starts[starts.partition_point(|&s| s <= f.span.start) - 1];
-            originals.push((original, string_start, f.rule));
+            originals.push((original, f.rule));
         }
     }
-    let Some(&(_, sweep_from, _)) = originals.first() else {
+    if originals.is_empty() {
         return findings;
-    };
-    let sweep = Sweep::new(originals.iter().map(|(o, _, _)| *o));
+    }
+    let sweep = Sweep::new(originals.iter().map(|(o, _)| *o));
     let t = text.as_bytes();
     let mut added = Vec::new();
     // Findings are sorted and do not overlap, and matches come in order: only the first
     // finding that ends after a match starts can cover it.
     let mut next = 0;
-    sweep.each_match(text, sweep_from, |span, pattern| {
-        let (_, found_from, rule) = originals[pattern];
+    sweep.each_match(text, |span, pattern| {
+        let (_, rule) = originals[pattern];
         let whole_word = boundary_before(t, span.start) && boundary_after(t, span.end);
         while findings.get(next).is_some_and(|f| f.span.end <= span.start) {
             next += 1;
         }
         let covered = findings.get(next).is_some_and(|f| f.span.start < span.end);
-        if span.start >= found_from && whole_word && !covered {
+        if whole_word && !covered {
             added.push(Finding {
                 span,
                 rule,
@@ -364,19 +397,18 @@ impl Sweep {
         }
     }
 
-    /// Calls `found(span, pattern)` for each leftmost-longest, non-overlapping match in
-    /// `text` from `from` on.
-    fn each_match(&self, text: &str, from: usize, mut found: impl FnMut(Range<usize>, usize)) {
+    /// Calls `found(span, pattern)` for each leftmost-longest, non-overlapping match in `text`.
+    fn each_match(&self, text: &str, mut found: impl FnMut(Range<usize>, usize)) {
         match self {
             Sweep::Packed(searcher) => {
-                let mut at = from;
+                let mut at = 0;
                 while let Some(m) = searcher.find_in(text, Span::from(at..text.len())) {
                     found(m.range(), m.pattern().as_usize());
                     at = m.end();
                 }
             }
             Sweep::Automaton(automaton) => {
-                for m in automaton.find_iter(Input::new(text).span(from..text.len())) {
+                for m in automaton.find_iter(text) {
                     found(m.range(), m.pattern().as_usize());
                 }
             }
@@ -425,6 +457,117 @@ mod tests {
         assert!(out.contains("\"data\":\"i-0123456789abcdef1\""));
         assert!(out.contains("\"text\":\"EC2_INSTANCE_001\""));
         assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn only_an_assistant_content_block_with_its_signature_is_a_thinking_block() {
+        let id = "i-0123456789abcdef0";
+        let think = format!(r#"{{"type":"thinking","thinking":"{id}","signature":"sig"}}"#);
+        let leaks = [
+            // A thinking-shaped member anywhere else switches nothing off.
+            format!(
+                r#"{{"type":"thinking","thinking":"{id}","signature":"s","messages":[{{"role":"user","content":"{id}"}}]}}"#
+            ),
+            format!(r#"{{"messages":[{{"role":"user","content":[{think}]}}]}}"#),
+            format!(
+                r#"{{"messages":[{{"role":"assistant","content":[{{"type":"tool_use","id":"t","name":"Bash","input":{think}}}]}}]}}"#
+            ),
+            format!(r#"{{"tools":[{{"name":"x","input_schema":{think}}}],"messages":[]}}"#),
+            format!(r#"{{"system":[{think}],"messages":[]}}"#),
+            // In an assistant message, but not signed, or not only thinking.
+            format!(
+                r#"{{"messages":[{{"role":"assistant","content":[{{"type":"thinking","thinking":"{id}"}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"messages":[{{"role":"assistant","content":[{{"type":"thinking","type":"text","thinking":"{id}","signature":"s"}}]}}]}}"#
+            ),
+            format!(r#"{{"messages":[{{"role":"assistant","role":"user","content":[{think}]}}]}}"#),
+            format!(r#"{{"messages":[{{"role":["assistant"],"content":[{think}]}}]}}"#),
+            format!(
+                r#"{{"messages":[{{"role":"assistant","content":[{{"type":"redacted_thinking","thinking":"{id}","signature":"s"}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"messages":[{{"role":"assistant","content":[{{"type":"thinking","thinking":"x","signature":"s","text":"{id}","extra":{{"a":"{id}"}}}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"messages":[{{"role":"assistant","content":[{{"ty\u0070e":"thinking","thinking":"{id}","signature":"s"}}]}}]}}"#
+            ),
+            format!(r#"{{"messages":[{{"role":"assistant","content":{{"x":[{think}]}}}}]}}"#),
+        ];
+        for body in &leaks {
+            let (out, _) = mask(body);
+            assert!(!out.contains(id), "{body}\n→ {out}");
+        }
+        // Where the API puts them, with the role after the content, they pass byte for byte.
+        let signed = format!(
+            r#"{{"messages":[{{"content":[{think},{{"type":"text","text":"{id}"}}],"role":"assistant"}}]}}"#
+        );
+        let (out, table) = mask(&signed);
+        assert!(out.contains(&think), "{out}");
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn labels_work_in_json_held_in_a_string_at_any_depth() {
+        // CloudTrail events as `aws logs filter-log-events` prints them: JSON in a JSON string,
+        // itself in a tool result (one more level of escaping in the body).
+        let event =
+            serde_json::json!({"accountId": "123456789012", "recipientAccountId": "210987654321"})
+                .to_string();
+        let printed = serde_json::json!({"events": [{"message": event}]}).to_string();
+        let deeper = serde_json::json!({"outer": printed}).to_string();
+        for text in [&printed, &deeper] {
+            let body = serde_json::json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": text}]}]}).to_string();
+            let (out, _) = mask(&body);
+            assert!(
+                !out.contains("123456789012") && !out.contains("210987654321"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_original_found_by_context_is_masked_before_and_after_where_it_was_found() {
+        let body = r#"{"system":"billed to 123456789012","messages":[{"role":"user","content":"role arn:aws:iam::123456789012:role/x"},{"role":"user","content":"again 123456789012"}]}"#;
+        let (out, table) = mask(body);
+        assert!(!out.contains("123456789012"), "{out}");
+        // Numbered by first occurrence: the bare mention in the system prompt comes first.
+        assert_eq!(table.entries()[0].original, "123456789012");
+        assert!(
+            out.contains(r#""system":"billed to AWS_ACCOUNT_001""#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn percent_encoded_identifiers_are_masked_in_place() {
+        let link = "https://console.aws.amazon.com/iam/home#/roles/details?arn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FDeploy";
+        let presigned = "https://s3.amazonaws.com/x?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130721%2Fus-east-1%2Fs3%2Faws4_request";
+        let twice =
+            "next=%2Fconsole%3Farn%3Darn%253Aaws%253Aiam%253A%253A210987654321%253Arole%252FAdmin";
+        let body = serde_json::json!({"messages": [{"role": "user", "content": format!("{link}\n{presigned}\n{twice}")}]}).to_string();
+        let (out, table) = mask(&body);
+        for leaked in [
+            "123456789012",
+            "AKIAIOSFODNN7EXAMPLE",
+            "210987654321",
+            "Deploy",
+            "Admin",
+        ] {
+            assert!(!out.contains(leaked), "{leaked}: {out}");
+        }
+        let originals: Vec<&str> = table
+            .entries()
+            .iter()
+            .map(|e| e.original.as_str())
+            .collect();
+        assert!(
+            originals.contains(&"arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FDeploy"),
+            "{originals:?}"
+        );
+        let text = "open arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FDeploy now";
+        let masked = mask_text(&Engine::with_all_builtins(), text);
+        assert_eq!(masked.output, "open ARN_001 now");
     }
 
     #[test]
@@ -525,6 +668,23 @@ mod tests {
         let out = String::from_utf8(masked.output).expect("utf8");
         assert!(out.contains(r#""content":"TICKET 1""#), "{out}");
         assert!(out.contains(r#""content":"END TICKET_001""#), "{out}");
+    }
+
+    #[test]
+    fn a_broad_custom_pattern_never_touches_a_json_key() {
+        let custom = [CustomPattern {
+            name: "codename".into(),
+            regex: "(?i)mode\\w*|project-x".into(),
+            token_prefix: "CODENAME".into(),
+        }];
+        let engine = Engine::new(|_| true, &custom).expect("compiles");
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"model of project-x"}]}"#;
+        let (masked, _) = mask_json(&engine, body).expect("valid");
+        let out = String::from_utf8(masked.output).expect("utf8");
+        assert_eq!(
+            out,
+            r#"{"model":"m","messages":[{"role":"user","content":"CODENAME_001 of CODENAME_002"}]}"#
+        );
     }
 
     #[test]

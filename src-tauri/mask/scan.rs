@@ -79,11 +79,13 @@ pub fn is_host_char(b: u8) -> bool {
 
 /// Characters that may stand between a label (`"SecretAccessKey": "`, `account id `) and
 /// the value it names. NUL and 0x01 end a value and a key in a request's walk text, where a
-/// JSON key is followed by its value.
+/// JSON key is followed by its value. A backslash is the escape of a quote in JSON held in a
+/// string (`{\"accountId\":\"…\"}`, as CloudTrail events print), at any depth.
 pub fn is_label_gap(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t'
+            | b'\\'
             | b'\n'
             | b'\r'
             | b'"'
