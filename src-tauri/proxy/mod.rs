@@ -75,10 +75,7 @@ impl ProxyConfig {
         settings: &Settings,
         secrets: &Secrets,
     ) -> Result<ProxyConfig, ConfigError> {
-        let engine = Engine::new(
-            |id| !settings.disabled_kinds.contains(id),
-            &settings.custom_patterns,
-        )?;
+        let engine = engine_for(settings)?;
         let gateway = &settings.gateway;
         let secret = || {
             secrets
