@@ -3,12 +3,14 @@
 //! The only state that crosses phases (token table, SSE restorer, journal tap) lives in the
 //! exchange itself; settings are one snapshot loaded at the start of the request.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -21,42 +23,71 @@ use super::errors::ApiError;
 use super::upstream::{error_chain, Upstream};
 use super::{health, Proxy};
 use crate::journal::{ExchangeRecord, Journal, Outcome};
-use crate::mask::{mask_json_into, TokenTable};
+use crate::mask::{mask_json_into, mask_text, Engine, TokenTable};
 use crate::restore::{restore_json_body, Restorer, SseRestorer};
 
-/// The proxy's routes: maskgate's own under `/_maskgate/`, everything else forwarded.
+/// The proxy's routes: maskgate's own under `/_maskgate/`, everything else forwarded; all of
+/// them behind the guard.
 pub fn router(proxy: Arc<Proxy>) -> Router {
     Router::new()
         .route("/_maskgate/health", get(health::health))
         .fallback(forward)
+        .layer(middleware::from_fn_with_state(Arc::clone(&proxy), guard))
         .with_state(proxy)
+}
+
+/// Lets a request through [`GuardConfig::check`](super::GuardConfig::check), or refuses it
+/// (and journals the refusal).
+async fn guard(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let config = proxy.config();
+    match config.guard.check(request.headers(), peer.ip()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let (path, _) = masked_path(&config.engine, request.uri());
+            let record = ExchangeRecord::new(request.method().as_str(), &path);
+            refuse(proxy.journal(), record, refusal)
+        }
+    }
+}
+
+/// The URL's path and query as the journal may show them, masked; and whether they were
+/// free of identifiers (the only form in which they may be forwarded).
+fn masked_path(engine: &Engine, uri: &Uri) -> (String, bool) {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let masked = mask_text(engine, path);
+    let clean = masked.table.is_empty();
+    (masked.output, clean)
 }
 
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let config = proxy.config();
-    if let Err(refusal) = config.guard.check(request.headers()) {
-        return refusal.into_response();
-    }
     let started = Instant::now();
     let (parts, body_stream) = request.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let mut record = ExchangeRecord::new(parts.method.as_str(), parts.uri.path());
+    let (path, path_clean) = masked_path(&config.engine, &parts.uri);
+    let mut record = ExchangeRecord::new(parts.method.as_str(), &path);
     let journal = proxy.journal();
+    if !path_clean {
+        let refusal = ApiError::unmaskable(
+            "the URL's path or query holds an identifier, and maskgate does not forward one",
+        );
+        return refuse(journal, record, refusal);
+    }
 
-    let body = match read_body(
+    let read = read_body(
         &parts.headers,
         body_stream,
         config.max_body_bytes,
         proxy.buffers(),
-    )
-    .await
-    {
-        Ok(body) => body,
-        Err(refusal) => return refuse(journal, record, refusal),
+    );
+    let body = match tokio::time::timeout(config.body_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(refusal)) => return refuse(journal, record, refusal),
+        Err(_) => return refuse(journal, record, ApiError::body_timeout(config.body_timeout)),
     };
     record.request_bytes = body.len();
     let (outgoing, table) = if body.is_empty() {
@@ -86,7 +117,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
 
     let upstream = Arc::clone(&config.upstream);
     let answer = match upstream
-        .send(parts.method, &path_and_query, &parts.headers, outgoing)
+        .send(parts.method, &path, &parts.headers, outgoing)
         .await
     {
         Ok(answer) => answer,
@@ -139,13 +170,18 @@ async fn read_body<'p>(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
-    // The declared length is within the limit: room for it is made once.
-    let mut buffer = buffers.take_for_body(declared.unwrap_or(0));
+    // Room grows with the bytes that arrive: a declared length is a promise, and many slow
+    // clients promising the limit must not reserve it up front.
+    let mut buffer = buffers.take_for_body(declared.unwrap_or(0).min(RESERVED_AT_MOST));
     let mut body = Limited::new(body, limit);
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
                 if let Some(data) = frame.data_ref() {
+                    // A failed allocation refuses this request instead of aborting the process.
+                    buffer
+                        .try_reserve(data.len())
+                        .map_err(|_| ApiError::out_of_memory())?;
                     buffer.extend_from_slice(data);
                 }
             }
@@ -161,6 +197,9 @@ async fn read_body<'p>(
     }
     Ok(buffer)
 }
+
+/// A request body's buffer is made this large at most before its bytes arrive.
+const RESERVED_AT_MOST: usize = 256 * 1024;
 
 fn refuse(journal: &Journal, mut record: ExchangeRecord, refusal: ApiError) -> Response {
     tracing::warn!(path = %record.path, reason = %refusal.message, "request refused");
@@ -264,54 +303,65 @@ fn tapped_stream(
     sse: Option<SseRestorer>,
     tap: Tap,
 ) -> BoxStream<'static, Result<Bytes, std::convert::Infallible>> {
-    struct State {
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
-        sse: Option<SseRestorer>,
-        tap: Tap,
-        ended: bool,
-    }
-    let state = State {
+    let state = StreamState {
         upstream: answer.bytes_stream().boxed(),
         sse,
         tap,
         ended: false,
     };
     futures_util::stream::unfold(state, |mut state| async move {
-        let is_sse = state.sse.is_some();
         while !state.ended {
-            let out: Bytes = match (state.upstream.next().await, &mut state.sse) {
-                (Some(Ok(chunk)), Some(sse)) => sse.push(&chunk).into(),
-                (Some(Ok(chunk)), None) => chunk,
-                (Some(Err(e)), sse) => {
-                    state.ended = true;
-                    let message = format!("maskgate: the upstream stream broke off: {}", error_chain(&e));
-                    let mut out = sse.as_mut().map(SseRestorer::finish).unwrap_or_default();
-                    if is_sse {
-                        let event = serde_json::json!({"type":"error","error":{"type":"api_error","message":message}});
-                        out.extend_from_slice(format!("event: error\ndata: {event}\n\n").as_bytes());
-                    }
-                    state.tap.sent(&out, is_sse);
-                    state.tap.finish(Outcome::Failed, Some(message));
-                    out.into()
-                }
-                (None, sse) => {
-                    state.ended = true;
-                    let out = sse.as_mut().map(SseRestorer::finish).unwrap_or_default();
-                    state.tap.sent(&out, is_sse);
-                    state.tap.finish(Outcome::Completed, None);
-                    out.into()
-                }
+            let next = state.upstream.next().await;
+            let out: Vec<u8> = match (next, &mut state.sse) {
+                (Some(Ok(chunk)), None) => chunk.to_vec(),
+                (Some(Ok(chunk)), Some(sse)) => match sse.push(&chunk) {
+                    Ok(out) => out,
+                    Err(e) => state.end(Some(format!("the answer could not be passed on: {e}"))),
+                },
+                (Some(Err(e)), _) => state.end(Some(format!(
+                    "the upstream stream broke off: {}",
+                    error_chain(&e)
+                ))),
+                (None, _) => state.end(None),
             };
             if !state.ended {
-                state.tap.sent(&out, is_sse);
+                state.tap.sent(&out, state.sse.is_some());
             }
             if !out.is_empty() {
-                return Some((Ok(out), state));
+                return Some((Ok(Bytes::from(out)), state));
             }
         }
         None
     })
     .boxed()
+}
+
+/// What an answer's stream holds between chunks.
+struct StreamState {
+    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    sse: Option<SseRestorer>,
+    tap: Tap,
+    ended: bool,
+}
+
+impl StreamState {
+    /// The stream's last bytes: for SSE, the held tails and, when it was `cut` or did not
+    /// end as the API ends a stream, one error event. The journal learns how it ended.
+    fn end(&mut self, cut: Option<String>) -> Vec<u8> {
+        self.ended = true;
+        let out = match &mut self.sse {
+            Some(sse) => sse.finish(cut.as_deref()),
+            None => Vec::new(),
+        };
+        self.tap.sent(&out, self.sse.is_some());
+        match cut {
+            Some(reason) => self
+                .tap
+                .finish(Outcome::Failed, Some(format!("maskgate: {reason}"))),
+            None => self.tap.finish(Outcome::Completed, None),
+        }
+        out
+    }
 }
 
 fn is_anthropic_error(body: &[u8]) -> bool {

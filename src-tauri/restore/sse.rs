@@ -30,54 +30,82 @@ struct Block {
 /// The restoring state of one streamed response.
 pub struct SseRestorer {
     restorer: Arc<Restorer>,
-    buffer: Vec<u8>,
-    /// Where the search for the end of the current event resumes (always a line start).
-    scanned: usize,
+    events: EventSplitter,
     blocks: BTreeMap<u64, Block>,
+    /// A `message_stop` or `error` event came: the stream ended as the API ends one.
+    ended_well: bool,
+}
+
+/// An event longer than this (the API's are a few KiB) ends the stream with an error
+/// rather than being held in memory whole.
+pub const MAX_EVENT: usize = 8 << 20;
+
+/// Why a stream could not be passed on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SseError {
+    #[error("the upstream sent an event longer than {} MiB", MAX_EVENT >> 20)]
+    EventTooLarge,
 }
 
 impl SseRestorer {
     pub fn new(restorer: Arc<Restorer>) -> SseRestorer {
         SseRestorer {
             restorer,
-            buffer: Vec::new(),
-            scanned: 0,
+            events: EventSplitter::default(),
             blocks: BTreeMap::new(),
+            ended_well: false,
         }
     }
 
-    /// Takes the next chunk from upstream; returns the bytes ready for the client.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        if self.restorer.is_empty() {
-            return chunk.to_vec();
-        }
-        self.buffer.extend_from_slice(chunk);
+    /// Takes the next chunk from upstream; returns the bytes ready for the client: whole
+    /// events only.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, SseError> {
+        self.events.buffer.extend_from_slice(chunk);
         let mut out = Vec::with_capacity(chunk.len() + 64);
         let mut consumed = 0;
-        while let Some(end) = event_end(&self.buffer, self.scanned) {
-            let event = self.buffer[consumed..end].to_vec();
+        while let Some(end) = self.events.next_end() {
+            let mut event = std::mem::take(&mut self.events.scratch);
+            event.clear();
+            event.extend_from_slice(&self.events.buffer[consumed..end]);
             self.process_event(&event, &mut out);
+            self.events.scratch = event;
             consumed = end;
-            self.scanned = end;
         }
-        self.buffer.drain(..consumed);
-        self.scanned -= consumed;
+        self.events.consume(consumed);
+        if self.events.buffer.len() > MAX_EVENT {
+            return Err(SseError::EventTooLarge);
+        }
+        Ok(out)
+    }
+
+    /// The upstream ended. A stream that ended as the API ends one (`message_stop`, or an
+    /// `error` event) gets its held tails; any other end, or `cut` (why the stream broke),
+    /// drops an unfinished event, flushes the held tails as whole events, and adds one
+    /// Anthropic `error` event saying why.
+    pub fn finish(&mut self, cut: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.events = EventSplitter::default();
+        self.flush_all(&mut out);
+        let reason = match cut {
+            Some(reason) => Some(reason.to_owned()),
+            None if self.ended_well => None,
+            None => Some("the upstream closed the stream before the message ended".to_owned()),
+        };
+        if let Some(reason) = reason {
+            let event = json!({
+                "type": "error",
+                "error": {"type": "api_error", "message": format!("maskgate: {reason}")},
+            });
+            write_event(&mut out, Some("error"), &event);
+        }
         out
     }
 
-    /// Upstream ended: whatever is left, then every held tail.
-    pub fn finish(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let rest = std::mem::take(&mut self.buffer);
-        self.scanned = 0;
-        if !rest.is_empty() {
-            self.process_event(&rest, &mut out);
-        }
+    fn flush_all(&mut self, out: &mut Vec<u8>) {
         let indexes: Vec<u64> = self.blocks.keys().copied().collect();
         for index in indexes {
-            self.flush_block(index, &mut out);
+            self.flush_block(index, out);
         }
-        out
     }
 
     fn process_event(&mut self, raw: &[u8], out: &mut Vec<u8>) {
@@ -85,6 +113,14 @@ impl SseRestorer {
             out.extend_from_slice(raw);
             return;
         };
+        let kind = data.get("type").and_then(Value::as_str);
+        if matches!(kind, Some("message_stop" | "error")) {
+            self.ended_well = true;
+        }
+        if self.restorer.is_empty() {
+            out.extend_from_slice(raw);
+            return;
+        }
         let index = data.get("index").and_then(Value::as_u64);
         match (data.get("type").and_then(Value::as_str), index) {
             (Some("content_block_start"), Some(index)) => {
@@ -147,11 +183,9 @@ impl SseRestorer {
                 self.flush_block(index, out);
                 out.extend_from_slice(raw);
             }
-            (Some("message_stop"), _) => {
-                let indexes: Vec<u64> = self.blocks.keys().copied().collect();
-                for index in indexes {
-                    self.flush_block(index, out);
-                }
+            (Some("message_stop" | "error"), _) => {
+                // Every held tail goes out before the stream's last word.
+                self.flush_all(out);
                 self.restore_whole(raw, name, data, out);
             }
             _ => self.restore_whole(raw, name, data, out),
@@ -189,17 +223,64 @@ impl SseRestorer {
     }
 }
 
-/// The end (exclusive) of the first complete event at or after line start `from`.
-fn event_end(buffer: &[u8], from: usize) -> Option<usize> {
-    let mut line_start = from;
-    loop {
-        let newline = line_start + memchr::memchr(b'\n', &buffer[line_start..])?;
-        let line = &buffer[line_start..newline];
-        if line.is_empty() || line == b"\r" {
-            return Some(newline + 1);
+/// Cuts a byte stream into events as the SSE specification does: lines end with CR, LF or
+/// CRLF (a CRLF cut between two chunks included), and an empty line ends an event. Each byte
+/// is looked at once, however the stream is chunked.
+#[derive(Default)]
+struct EventSplitter {
+    buffer: Vec<u8>,
+    /// Bytes before this have been looked at.
+    scanned: usize,
+    line_start: usize,
+    /// The last line ended with a CR: an LF right after it belongs to that line end.
+    after_cr: bool,
+    /// One event's bytes, kept between events.
+    scratch: Vec<u8>,
+}
+
+impl EventSplitter {
+    /// The end (exclusive) of the next complete event in `buffer`, if there is one.
+    fn next_end(&mut self) -> Option<usize> {
+        loop {
+            let from = self.scanned;
+            let p = from + memchr::memchr2(b'\r', b'\n', &self.buffer[from..])?;
+            let byte = self.buffer[p];
+            self.scanned = p + 1;
+            if byte == b'\n' && self.after_cr && p == self.line_start {
+                // The LF of a CRLF whose CR ended the line before.
+                self.after_cr = false;
+                self.line_start = p + 1;
+                continue;
+            }
+            self.after_cr = byte == b'\r';
+            let empty = p == self.line_start;
+            self.line_start = p + 1;
+            if !empty {
+                continue;
+            }
+            if self.after_cr && self.buffer.get(p + 1) == Some(&b'\n') {
+                // The blank line's own CRLF, whole: the event ends after it.
+                self.after_cr = false;
+                self.scanned = p + 2;
+                self.line_start = p + 2;
+            }
+            return Some(self.scanned);
         }
-        line_start = newline + 1;
     }
+
+    /// Drops the first `n` bytes (whole events already handled).
+    fn consume(&mut self, n: usize) {
+        self.buffer.drain(..n);
+        self.scanned -= n;
+        self.line_start -= n;
+    }
+}
+
+/// The lines of an event, split at CR, LF or CRLF.
+fn lines(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split('\n')
+        .flat_map(|line| line.split('\r'))
+        .filter(|line| !line.is_empty())
 }
 
 /// The event name and JSON data of one event, if it has JSON data.
@@ -207,14 +288,18 @@ fn parse_event(raw: &[u8]) -> Option<(Option<&str>, Value)> {
     let text = std::str::from_utf8(raw).ok()?;
     let mut name = None;
     let mut data = String::new();
-    for line in text.lines() {
+    let field = |line: &'_ str, prefix: &str| -> Option<String> {
+        let value = line.strip_prefix(prefix)?;
+        Some(value.strip_prefix(' ').unwrap_or(value).to_owned())
+    };
+    for line in lines(text) {
         if let Some(value) = line.strip_prefix("event:") {
-            name = Some(value.trim());
-        } else if let Some(value) = line.strip_prefix("data:") {
+            name = Some(value.strip_prefix(' ').unwrap_or(value));
+        } else if let Some(value) = field(line, "data:") {
             if !data.is_empty() {
                 data.push('\n');
             }
-            data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            data.push_str(&value);
         }
     }
     let value = serde_json::from_str(&data).ok()?;
@@ -255,9 +340,9 @@ mod tests {
         let start = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n";
         let think = delta(0, "thinking_delta", "thinking", "about EC2_INSTANCE_001");
         let sig = delta(0, "signature_delta", "signature", "c2ln");
-        let input = format!("{start}{think}{sig}");
-        let mut out = sse.push(input.as_bytes());
-        out.extend(sse.finish());
+        let input = format!("{start}{think}{sig}{STOP}");
+        let mut out = sse.push(input.as_bytes()).expect("small events");
+        out.extend(sse.finish(None));
         assert_eq!(String::from_utf8(out).expect("utf8"), input);
     }
 
@@ -265,12 +350,105 @@ mod tests {
     fn events_without_tokens_pass_unchanged() {
         let mut sse = SseRestorer::new(restorer());
         let input = format!(
-            "{}event: ping\ndata: {{\"type\":\"ping\"}}\n\n",
+            "{}event: ping\ndata: {{\"type\":\"ping\"}}\n\n{STOP}",
             delta(0, "text_delta", "text", "hello")
         );
-        let mut out = sse.push(input.as_bytes());
-        out.extend(sse.finish());
+        let mut out = sse.push(input.as_bytes()).expect("small events");
+        out.extend(sse.finish(None));
         assert_eq!(String::from_utf8(out).expect("utf8"), input);
+    }
+
+    const STOP: &str = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+    /// The data of every event in `out`, parsed, with CR, LF or CRLF line ends.
+    fn events(out: &[u8]) -> Vec<Value> {
+        let text = String::from_utf8(out.to_vec()).expect("utf8");
+        lines(&text)
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).expect("every event sent is whole"))
+            .collect()
+    }
+
+    #[test]
+    fn cr_and_crlf_line_ends_are_events_too() {
+        for newline in ["\r", "\r\n"] {
+            let input = format!(
+                "{}{STOP}",
+                delta(0, "text_delta", "text", "EC2_INSTANCE_001 up")
+            )
+            .replace('\n', newline);
+            let mut sse = SseRestorer::new(restorer());
+            // Cut between every pair of bytes: a CRLF split over two chunks included.
+            let mut out = Vec::new();
+            for byte in input.as_bytes().chunks(1) {
+                out.extend(sse.push(byte).expect("small events"));
+            }
+            out.extend(sse.finish(None));
+            let text: String = events(&out)
+                .iter()
+                .filter_map(|e| e["delta"]["text"].as_str().map(str::to_owned))
+                .collect();
+            assert_eq!(text, "i-0123456789abcdef0 up", "{newline:?}");
+            assert!(!events(&out).iter().any(|e| e["type"] == "error"));
+        }
+    }
+
+    #[test]
+    fn a_cut_stream_ends_with_whole_events_the_held_tail_and_one_error() {
+        let mut sse = SseRestorer::new(restorer());
+        let whole = delta(0, "text_delta", "text", "stop EC2_INSTANCE_00");
+        let partial = &delta(0, "text_delta", "text", "1 now")[..30];
+        let mut out = sse
+            .push(format!("{whole}{partial}").as_bytes())
+            .expect("small");
+        out.extend(sse.finish(Some("the upstream stream broke off")));
+        let sent = events(&out);
+        let text: String = sent
+            .iter()
+            .filter_map(|e| e["delta"]["text"].as_str())
+            .collect();
+        assert_eq!(text, "stop EC2_INSTANCE_00");
+        assert_eq!(sent.last().expect("error")["type"], "error");
+        assert_eq!(sent.iter().filter(|e| e["type"] == "error").count(), 1);
+        assert!(!String::from_utf8_lossy(&out).contains("1 now"));
+    }
+
+    #[test]
+    fn a_stream_that_closes_before_message_stop_ends_with_an_error() {
+        let mut sse = SseRestorer::new(restorer());
+        let mut out = sse
+            .push(delta(0, "text_delta", "text", "hi").as_bytes())
+            .expect("small");
+        out.extend(sse.finish(None));
+        let sent = events(&out);
+        assert_eq!(sent.last().expect("error")["type"], "error");
+    }
+
+    #[test]
+    fn held_tails_go_out_before_an_upstream_error_event() {
+        let mut sse = SseRestorer::new(restorer());
+        let error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n";
+        let input = format!("{}{error}", delta(0, "text_delta", "text", "EC2_INST"));
+        let mut out = sse.push(input.as_bytes()).expect("small");
+        out.extend(sse.finish(None));
+        let sent = events(&out);
+        let kinds: Vec<&str> = sent.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(kinds, ["content_block_delta", "error"]);
+        assert_eq!(sent[0]["delta"]["text"], "EC2_INST");
+    }
+
+    #[test]
+    fn an_event_past_the_bound_is_an_error_not_a_growing_buffer() {
+        let mut sse = SseRestorer::new(restorer());
+        let line = vec![b'x'; 1 << 20];
+        let mut failed = None;
+        for n in 0..=MAX_EVENT >> 20 {
+            if let Err(e) = sse.push(&line) {
+                failed = Some((n, e));
+                break;
+            }
+        }
+        assert_eq!(failed.map(|(_, e)| e), Some(SseError::EventTooLarge));
     }
 }
 
@@ -334,10 +512,10 @@ mod properties {
         let mut out = Vec::new();
         let mut from = 0;
         for p in points.into_iter().chain([bytes.len()]) {
-            out.extend(sse.push(&bytes[from..p]));
+            out.extend(sse.push(&bytes[from..p]).expect("small events"));
             from = p;
         }
-        out.extend(sse.finish());
+        out.extend(sse.finish(None));
         out
     }
 
