@@ -112,12 +112,24 @@ fn main() {
             ..Settings::default()
         };
         let config = ProxyConfig::from_settings(&settings, &Secrets::default()).expect("config");
-        let proxy = Proxy::new(config, Arc::new(Journal::new(JOURNAL_RECORDS, None)));
+        let proxy = Proxy::new(
+            config,
+            Arc::new(Journal::new(
+                JOURNAL_RECORDS,
+                settings.journal_bytes(),
+                None,
+            )),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let address = listener.local_addr().expect("address");
-        tokio::spawn(proxy::serve(listener, proxy, std::future::pending()));
+        tokio::spawn(proxy::serve(
+            listener,
+            proxy,
+            proxy::ServeLimits::from_settings(&settings),
+            std::future::pending(),
+        ));
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()

@@ -93,6 +93,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Every client connection holds a descriptor: the common soft limit of 1024 is reached
+    // long before the connection cap. The hard limit is the most a process may ask for.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let config_path = match &cli.config {
         Some(path) => path.clone(),
         None => settings::default_path()?,
@@ -281,6 +284,7 @@ fn run_headless(
     let config = ProxyConfig::from_settings(&settings, &secrets)?;
     let journal = Arc::new(Journal::new(
         settings.journal_capacity,
+        settings.journal_bytes(),
         settings.audit_log.clone(),
     ));
     let runtime = tokio::runtime::Runtime::new()?;
@@ -329,7 +333,8 @@ fn run_headless(
             }
             None => None,
         };
-        proxy::serve(listener, proxy, async move {
+        let limits = proxy::ServeLimits::from_settings(&settings);
+        proxy::serve(listener, proxy, limits, async move {
             shutdown_signal().await;
             let _ = stop.send(true);
         })

@@ -227,9 +227,8 @@ pub async fn serve(
     dashboard: Arc<Dashboard>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(dashboard))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = crate::proxy::ServeLimits::default();
+    crate::proxy::serve_router(listener, router(dashboard), limits, shutdown).await
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {

@@ -42,6 +42,7 @@ impl Desktop {
         Desktop {
             journal: Arc::new(Journal::new(
                 settings.journal_capacity,
+                settings.journal_bytes(),
                 settings.audit_log.clone(),
             )),
             settings_path,
@@ -131,7 +132,13 @@ impl Desktop {
         if let Some(old) = server.take() {
             old.stop(Duration::from_secs(5)).await;
         }
-        match proxy::start(settings.listen, proxy).await {
+        match proxy::start(
+            settings.listen,
+            proxy,
+            proxy::ServeLimits::from_settings(&settings),
+        )
+        .await
+        {
             Ok(running) => {
                 let address = running.address;
                 *server = Some(running);

@@ -113,32 +113,70 @@ pub enum JournalEvent {
     ResponseChunk { id: u64, text: String },
 }
 
-/// The masked request bodies the journal holds at most, in bytes: Claude Code sends the whole
-/// conversation again every turn, so the last records of one long session could otherwise
-/// hold gigabytes. The oldest records go first.
-const BODY_BYTES_AT_MOST: usize = 128 << 20;
-
 /// The bounded store of recent exchanges: at most `capacity` records, and at most
-/// [`BODY_BYTES_AT_MOST`] of their masked bodies.
+/// `bytes_at_most` of what they hold (masked requests and restored answers together; Claude
+/// Code sends the whole conversation again every turn, so the records of one long session
+/// could otherwise hold gigabytes). The oldest records go first.
 pub struct Journal {
-    records: Mutex<VecDeque<ExchangeRecord>>,
+    ring: Mutex<Ring>,
     capacity: usize,
+    bytes_at_most: usize,
     next_id: AtomicU64,
     events: broadcast::Sender<JournalEvent>,
     totals: Mutex<BTreeMap<String, u64>>,
-    audit_log: Option<PathBuf>,
+    audit: Option<AuditLog>,
+}
+
+/// The records, and the bytes of their bodies and answers.
+#[derive(Default)]
+struct Ring {
+    records: VecDeque<ExchangeRecord>,
+    bytes: usize,
+}
+
+impl Ring {
+    /// Pushes out the oldest records (never `keep`) until the ring is within its bounds;
+    /// returns their masked bodies.
+    fn trim(&mut self, capacity: usize, bytes_at_most: usize, keep: u64) -> Vec<Bytes> {
+        let mut evicted = Vec::new();
+        while self.records.len() > capacity || self.bytes > bytes_at_most {
+            let Some(oldest) = self.records.front() else {
+                break;
+            };
+            if oldest.id == keep {
+                break;
+            }
+            let oldest = self.records.pop_front().expect("looked at just now");
+            self.bytes -= oldest.held_bytes();
+            evicted.push(oldest.masked_request);
+        }
+        evicted
+    }
+}
+
+impl ExchangeRecord {
+    /// What this record counts against the journal's byte bound.
+    fn held_bytes(&self) -> usize {
+        self.masked_request.len() + self.response.len()
+    }
 }
 
 impl Journal {
-    pub fn new(capacity: usize, audit_log: Option<PathBuf>) -> Journal {
+    /// A journal of at most `capacity` records and `bytes_at_most` of their bodies and
+    /// answers; final records are appended to `audit_log` (masked summaries only).
+    pub fn new(capacity: usize, bytes_at_most: usize, audit_log: Option<PathBuf>) -> Journal {
         let (events, _) = broadcast::channel(1024);
         Journal {
-            records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            ring: Mutex::new(Ring {
+                records: VecDeque::with_capacity(capacity.min(4096)),
+                bytes: 0,
+            }),
             capacity: capacity.max(1),
+            bytes_at_most,
             next_id: AtomicU64::new(1),
             events,
             totals: Mutex::new(BTreeMap::new()),
-            audit_log,
+            audit: audit_log.map(AuditLog::open),
         }
     }
 
@@ -147,7 +185,8 @@ impl Journal {
     }
 
     /// Adds a record (its `id` is assigned here). Returns the id, and the masked bodies of
-    /// the records it pushed out, whose memory can serve again.
+    /// the records it pushed out, whose memory can serve again. A record that is already
+    /// final (a refusal) is audited at once.
     pub fn start(&self, mut record: ExchangeRecord) -> (u64, Vec<Bytes>) {
         record.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         record.started_unix_ms = unix_ms(SystemTime::now());
@@ -159,19 +198,14 @@ impl Journal {
         }
         let id = record.id;
         let summary = record.summary();
-        let mut evicted = Vec::new();
-        {
-            let mut records = lock(&self.records);
-            let mut body_bytes: usize = records.iter().map(|r| r.masked_request.len()).sum();
-            body_bytes += record.masked_request.len();
-            while records.len() >= self.capacity || body_bytes > BODY_BYTES_AT_MOST {
-                let Some(oldest) = records.pop_front() else {
-                    break;
-                };
-                body_bytes -= oldest.masked_request.len();
-                evicted.push(oldest.masked_request);
-            }
-            records.push_back(record);
+        let evicted = {
+            let mut ring = lock(&self.ring);
+            ring.bytes += record.held_bytes();
+            ring.records.push_back(record);
+            ring.trim(self.capacity, self.bytes_at_most, id)
+        };
+        if summary.outcome != Outcome::InFlight {
+            self.write_audit(&summary);
         }
         let _ = self.events.send(JournalEvent::Record(summary));
         (id, evicted)
@@ -180,8 +214,8 @@ impl Journal {
     /// Changes a record and tells listeners; writes the audit line once it is final.
     pub fn update(&self, id: u64, change: impl FnOnce(&mut ExchangeRecord)) {
         let summary = {
-            let mut records = lock(&self.records);
-            let Some(record) = records.iter_mut().rev().find(|r| r.id == id) else {
+            let mut ring = lock(&self.ring);
+            let Some(record) = ring.records.iter_mut().rev().find(|r| r.id == id) else {
                 return;
             };
             change(record);
@@ -194,12 +228,14 @@ impl Journal {
     }
 
     /// Adds a piece of the answer as sent to the client: counted, kept (up to
-    /// [`RESPONSE_KEEP`] bytes) and passed to live listeners — without a full record update.
+    /// [`RESPONSE_KEEP`] bytes, within the journal's byte bound) and passed to live
+    /// listeners — without a full record update.
     pub fn response_chunk(&self, id: u64, sent: &[u8]) {
         let text = String::from_utf8_lossy(sent).into_owned();
         {
-            let mut records = lock(&self.records);
-            if let Some(r) = records.iter_mut().rev().find(|r| r.id == id) {
+            let mut ring = lock(&self.ring);
+            let mut added = 0;
+            if let Some(r) = ring.records.iter_mut().rev().find(|r| r.id == id) {
                 r.response_bytes += sent.len();
                 let room = RESPONSE_KEEP.saturating_sub(r.response.len());
                 let cut = (0..=room.min(text.len()))
@@ -207,7 +243,10 @@ impl Journal {
                     .find(|&i| text.is_char_boundary(i))
                     .unwrap_or(0);
                 r.response.push_str(&text[..cut]);
+                added = cut;
             }
+            ring.bytes += added;
+            ring.trim(self.capacity, self.bytes_at_most, id);
         }
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(JournalEvent::ResponseChunk { id, text });
@@ -216,7 +255,8 @@ impl Journal {
 
     /// The newest records first, masked summaries only.
     pub fn summaries(&self) -> Vec<RecordSummary> {
-        lock(&self.records)
+        lock(&self.ring)
+            .records
             .iter()
             .rev()
             .map(ExchangeRecord::summary)
@@ -224,7 +264,8 @@ impl Journal {
     }
 
     pub fn record(&self, id: u64) -> Option<ExchangeRecord> {
-        lock(&self.records)
+        lock(&self.ring)
+            .records
             .iter()
             .rev()
             .find(|r| r.id == id)
@@ -237,19 +278,79 @@ impl Journal {
     }
 
     fn write_audit(&self, summary: &RecordSummary) {
-        use std::io::Write;
-        let Some(path) = &self.audit_log else { return };
-        let line = match serde_json::to_string(summary) {
-            Ok(line) => line,
-            Err(_) => return,
+        if let Some(audit) = &self.audit {
+            audit.append(summary);
+        }
+    }
+}
+
+/// The audit log: masked summaries, one JSON line each, written by a thread of its own so
+/// that no request waits on the disk. A line that finds the queue full is dropped, with a
+/// warning: the log must not hold the proxy up.
+struct AuditLog {
+    lines: Option<std::sync::mpsc::SyncSender<String>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Lines waiting for the audit thread at most.
+const AUDIT_QUEUE: usize = 4096;
+
+impl AuditLog {
+    fn open(path: PathBuf) -> AuditLog {
+        let (lines, queued) = std::sync::mpsc::sync_channel::<String>(AUDIT_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("maskgate-audit".into())
+            .spawn(move || write_lines(&path, &queued));
+        let writer = spawned
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the audit log's writer"))
+            .ok();
+        AuditLog {
+            lines: Some(lines),
+            writer,
+        }
+    }
+
+    fn append(&self, summary: &RecordSummary) {
+        let Ok(line) = serde_json::to_string(summary) else {
+            return;
         };
-        let written = std::fs::OpenOptions::new()
+        let Some(lines) = &self.lines else { return };
+        if let Err(std::sync::mpsc::TrySendError::Full(_)) = lines.try_send(line) {
+            tracing::warn!("the audit log is falling behind; a line was dropped");
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    /// Lets the writer finish the lines already queued.
+    fn drop(&mut self) {
+        self.lines = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Appends every line that arrives to `path`, until the journal is gone.
+fn write_lines(path: &std::path::Path, lines: &std::sync::mpsc::Receiver<String>) {
+    use std::io::Write;
+    let open = || {
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut f| writeln!(f, "{line}"));
-        if let Err(e) = written {
+    };
+    let mut file = None;
+    for line in lines {
+        if file.is_none() {
+            file = open()
+                .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot open the audit log"))
+                .ok();
+        }
+        let Some(f) = file.as_mut() else { continue };
+        if let Err(e) = writeln!(f, "{line}") {
             tracing::warn!(path = %path.display(), error = %e, "cannot write the audit log");
+            file = None;
         }
     }
 }
@@ -294,9 +395,11 @@ impl ExchangeRecord {
 mod tests {
     use super::*;
 
+    const MIB: usize = 1 << 20;
+
     #[test]
     fn ring_keeps_the_newest_and_totals_count_everything() {
-        let journal = Journal::new(2, None);
+        let journal = Journal::new(2, MIB, None);
         for n in 0..3 {
             let mut record = ExchangeRecord::new("POST", "/v1/messages");
             record.counts.insert("vpc".into(), n + 1);
@@ -309,8 +412,8 @@ mod tests {
 
     #[test]
     fn masked_bodies_past_the_byte_limit_push_out_the_oldest_and_come_back() {
-        let journal = Journal::new(100, None);
-        let body = BODY_BYTES_AT_MOST / 3 + 1;
+        let journal = Journal::new(100, 3 * MIB, None);
+        let body = MIB + 1;
         let mut evicted = Vec::new();
         for n in 0..4 {
             let mut record = ExchangeRecord::new("POST", "/v1/messages");
@@ -325,10 +428,34 @@ mod tests {
     }
 
     #[test]
-    fn audit_log_gets_final_records_without_originals() {
+    fn answers_count_against_the_same_byte_bound() {
+        let journal = Journal::new(10_000, 4 * RESPONSE_KEEP, None);
+        let answer = "x".repeat(RESPONSE_KEEP + 100);
+        for _ in 0..50 {
+            let (id, _) = journal.start(ExchangeRecord::new("POST", "/v1/messages"));
+            journal.response_chunk(id, answer.as_bytes());
+        }
+        let held = lock(&journal.ring).bytes;
+        let counted: usize = lock(&journal.ring)
+            .records
+            .iter()
+            .map(ExchangeRecord::held_bytes)
+            .sum();
+        assert_eq!(held, counted);
+        assert!(held <= 4 * RESPONSE_KEEP, "{held}");
+        assert_eq!(journal.summaries().len(), 4);
+        // The answer still arriving is never pushed out by its own bytes.
+        let small = Journal::new(10, 10, None);
+        let (id, _) = small.start(ExchangeRecord::new("POST", "/v1/messages"));
+        small.response_chunk(id, b"longer than ten bytes");
+        assert!(small.record(id).is_some());
+    }
+
+    #[test]
+    fn audit_log_gets_final_records_and_refusals_without_originals() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.jsonl");
-        let journal = Journal::new(8, Some(path.clone()));
+        let journal = Journal::new(8, MIB, Some(path.clone()));
         let mut record = ExchangeRecord::new("POST", "/v1/messages");
         record.tokens = Arc::from(vec![TokenEntry {
             token: "VPC_001".into(),
@@ -341,9 +468,17 @@ mod tests {
             r.status = Some(200);
             r.response = "in vpc-0123abcd".into();
         });
+        let mut refused = ExchangeRecord::new("POST", "/v1/messages");
+        refused.outcome = Outcome::Refused;
+        refused.status = Some(400);
+        refused.error = Some("maskgate: request refused: not JSON".into());
+        journal.start(refused);
+        drop(journal);
         let audit = std::fs::read_to_string(path).expect("audit written");
-        assert_eq!(audit.lines().count(), 1);
-        assert!(audit.contains("\"status\":200"));
+        let lines: Vec<&str> = audit.lines().collect();
+        assert_eq!(lines.len(), 2, "{audit}");
+        assert!(lines[0].contains("\"status\":200"));
+        assert!(lines[1].contains("\"outcome\":\"refused\"") && lines[1].contains("not JSON"));
         assert!(!audit.contains("vpc-0123abcd"));
     }
 }

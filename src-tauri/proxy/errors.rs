@@ -49,6 +49,39 @@ impl ApiError {
         )
     }
 
+    /// maskgate is at its limit of open connections.
+    pub fn overloaded(reason: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded_error",
+            reason.to_string(),
+            true,
+        )
+    }
+
+    /// The client did not send its request body in time.
+    pub fn body_timeout(limit: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            format!(
+                "the request body did not arrive within {} s; nothing was forwarded",
+                limit.as_secs()
+            ),
+            false,
+        )
+    }
+
+    /// The body could not be held in memory.
+    pub fn out_of_memory() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded_error",
+            "not enough memory to hold the request body; nothing was forwarded".to_owned(),
+            true,
+        )
+    }
+
     pub fn forbidden(reason: impl std::fmt::Display) -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,

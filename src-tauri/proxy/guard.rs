@@ -2,6 +2,8 @@
 //! browser Origin, and, when configured, a local token header that Claude Code sends with
 //! `ANTHROPIC_CUSTOM_HEADERS`.
 
+use std::net::IpAddr;
+
 use axum::http::{header, HeaderMap};
 use subtle::ConstantTimeEq;
 
@@ -20,12 +22,23 @@ pub struct GuardConfig {
 }
 
 impl GuardConfig {
-    /// Lets a request through or says why not.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let host = headers
-            .get(header::HOST)
+    /// Lets a request from `peer` through or says why not. A peer beyond this machine is
+    /// served only with a local token: a Host header is the client's word, not proof of
+    /// where it is.
+    pub fn check(&self, headers: &HeaderMap, peer: IpAddr) -> Result<(), ApiError> {
+        let mut hosts = headers.get_all(header::HOST).iter();
+        let host = hosts
+            .next()
             .and_then(|h| h.to_str().ok())
             .ok_or_else(|| ApiError::forbidden("requests must name a Host"))?;
+        if hosts.next().is_some() {
+            return Err(ApiError::forbidden("requests must name exactly one Host"));
+        }
+        if !peer.is_loopback() && self.local_token.is_none() {
+            return Err(ApiError::forbidden(format!(
+                "{peer} is not this machine, and no local token is set; maskgate serves other machines only with one"
+            )));
+        }
         if !self.host_allowed(host) {
             return Err(ApiError::forbidden(format!(
                 "Host {host:?} is not a loopback name; maskgate only serves local clients"
@@ -84,6 +97,8 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
@@ -102,14 +117,20 @@ mod tests {
             "localhost",
             "127.0.0.2",
         ] {
-            assert!(guard.check(&headers(&[("host", host)])).is_ok(), "{host}");
+            assert!(
+                guard.check(&headers(&[("host", host)]), LOOPBACK).is_ok(),
+                "{host}"
+            );
         }
         for host in [
             "evil.example:8082",
             "10.0.0.1:8082",
             "localhost.evil.example",
         ] {
-            assert!(guard.check(&headers(&[("host", host)])).is_err(), "{host}");
+            assert!(
+                guard.check(&headers(&[("host", host)]), LOOPBACK).is_err(),
+                "{host}"
+            );
         }
     }
 
@@ -120,15 +141,48 @@ mod tests {
             ..GuardConfig::default()
         };
         assert!(guard
-            .check(&headers(&[("host", "localhost"), (TOKEN_HEADER, "s3cret")]))
+            .check(
+                &headers(&[("host", "localhost"), (TOKEN_HEADER, "s3cret")]),
+                LOOPBACK
+            )
             .is_ok());
         assert!(guard
-            .check(&headers(&[("host", "localhost"), (TOKEN_HEADER, "nope")]))
+            .check(
+                &headers(&[("host", "localhost"), (TOKEN_HEADER, "nope")]),
+                LOOPBACK
+            )
             .is_err());
-        assert!(guard.check(&headers(&[("host", "localhost")])).is_err());
+        assert!(guard
+            .check(&headers(&[("host", "localhost")]), LOOPBACK)
+            .is_err());
         let open = GuardConfig::default();
         assert!(open
-            .check(&headers(&[("host", "localhost"), ("origin", "http://a")]))
+            .check(
+                &headers(&[("host", "localhost"), ("origin", "http://a")]),
+                LOOPBACK
+            )
             .is_err());
+    }
+
+    #[test]
+    fn a_peer_beyond_this_machine_needs_the_token_whatever_its_host_says() {
+        let remote: IpAddr = [192, 0, 2, 7].into();
+        let open = GuardConfig::default();
+        assert!(open
+            .check(&headers(&[("host", "localhost")]), remote)
+            .is_err());
+        let guarded = GuardConfig {
+            local_token: Some("s3cret".into()),
+            ..GuardConfig::default()
+        };
+        let with_token = headers(&[("host", "localhost"), (TOKEN_HEADER, "s3cret")]);
+        assert!(guarded.check(&with_token, remote).is_ok());
+    }
+
+    #[test]
+    fn two_host_headers_are_refused() {
+        let mut two = headers(&[("host", "localhost")]);
+        two.append("host", HeaderValue::from_static("evil.example"));
+        assert!(GuardConfig::default().check(&two, LOOPBACK).is_err());
     }
 }

@@ -8,6 +8,7 @@ mod buffers;
 pub mod errors;
 pub mod guard;
 pub mod health;
+pub mod listener;
 pub mod server;
 pub mod upstream;
 
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::journal::Journal;
@@ -28,6 +28,7 @@ use axum::http::HeaderName;
 use buffers::BufferPool;
 pub use errors::ApiError;
 pub use guard::GuardConfig;
+pub use listener::{serve_router, ServeLimits};
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
 
 /// The engine for the kinds and custom patterns that `settings` leave switched on.
@@ -48,6 +49,8 @@ pub struct ProxyConfig {
     pub upstream: Arc<Upstream>,
     pub guard: GuardConfig,
     pub max_body_bytes: usize,
+    /// Longest time a client may take to send one request body.
+    pub body_timeout: Duration,
 }
 
 /// Why settings could not be turned into a running configuration.
@@ -118,7 +121,17 @@ impl ProxyConfig {
                 local_token: secrets.local_token.clone().filter(|t| !t.is_empty()),
             },
             max_body_bytes: settings.max_body_bytes(),
+            body_timeout: Duration::from_secs(settings.client_body_timeout_secs.max(1)),
         })
+    }
+}
+
+impl ServeLimits {
+    pub fn from_settings(settings: &Settings) -> ServeLimits {
+        ServeLimits {
+            header_read: Duration::from_secs(settings.client_header_timeout_secs.max(1)),
+            max_connections: settings.max_connections,
+        }
     }
 }
 
@@ -166,11 +179,16 @@ pub struct RunningServer {
 }
 
 /// Binds `address` and serves `proxy` on it in the background.
-pub async fn start(address: SocketAddr, proxy: Arc<Proxy>) -> std::io::Result<RunningServer> {
+pub async fn start(
+    address: SocketAddr,
+    proxy: Arc<Proxy>,
+    limits: ServeLimits,
+) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(address).await?;
     let address = listener.local_addr()?;
+    check_exposure(address, &proxy.config().guard)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, proxy, async {
+    let task = tokio::spawn(serve(listener, proxy, limits, async {
         let _ = stopped.await;
     }));
     Ok(RunningServer {
@@ -191,18 +209,34 @@ impl RunningServer {
     }
 }
 
+/// Refuses to serve beyond this machine without a local token: anyone who can reach the
+/// address could otherwise send requests through the gateway, and read originals back.
+pub fn check_exposure(address: SocketAddr, guard: &GuardConfig) -> std::io::Result<()> {
+    if address.ip().is_loopback() {
+        return Ok(());
+    }
+    if guard.local_token.is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{address} can be reached from other machines; set a local token (MASKGATE_LOCAL_TOKEN) before listening there"
+            ),
+        ));
+    }
+    tracing::warn!(
+        %address,
+        "listening beyond loopback: any machine that reaches this address and holds the local token can send requests through maskgate"
+    );
+    Ok(())
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight exchanges (streams included) finish.
 pub async fn serve(
     listener: TcpListener,
     proxy: Arc<Proxy>,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|stream| {
-        // Small SSE events must not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-    });
-    let app = server::router(proxy).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    check_exposure(listener.local_addr()?, &proxy.config().guard)?;
+    serve_router(listener, server::router(proxy), limits, shutdown).await
 }

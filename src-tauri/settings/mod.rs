@@ -83,6 +83,16 @@ pub struct Settings {
     pub allowed_hosts: Vec<String>,
     /// Longest silence allowed inside an upstream answer.
     pub idle_timeout_secs: u64,
+    /// Longest wait for a client's request headers, from its connection's start or the end
+    /// of its last answer (so also how long an idle keep-alive connection stays open).
+    pub client_header_timeout_secs: u64,
+    /// Longest time a client may take to send one request body.
+    pub client_body_timeout_secs: u64,
+    /// Open client connections at most; one more is answered 503.
+    pub max_connections: usize,
+    /// What the live view keeps of recent exchanges (masked requests and restored answers
+    /// together), in MiB.
+    pub journal_mib: usize,
     /// Append one masked-only JSON line per exchange here.
     pub audit_log: Option<PathBuf>,
     /// How many recent exchanges the live view keeps.
@@ -100,6 +110,10 @@ impl Default for Settings {
             max_body_mib: 32,
             allowed_hosts: Vec::new(),
             idle_timeout_secs: 300,
+            client_header_timeout_secs: 60,
+            client_body_timeout_secs: 120,
+            max_connections: 512,
+            journal_mib: 256,
             audit_log: None,
             journal_capacity: 2000,
         }
@@ -189,6 +203,10 @@ impl Settings {
 
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_mib.saturating_mul(1024 * 1024)
+    }
+
+    pub fn journal_bytes(&self) -> usize {
+        self.journal_mib.saturating_mul(1024 * 1024)
     }
 }
 

@@ -13,4 +13,5 @@ mod desktop;
 mod gateway;
 mod proxy_http;
 mod real_world;
+mod review;
 mod sdks;

@@ -98,15 +98,19 @@ pub fn settings_for(upstream_url: &str) -> Settings {
 
 pub async fn start_proxy(settings: Settings, secrets: Secrets) -> RunningProxy {
     let config = ProxyConfig::from_settings(&settings, &secrets).expect("valid test settings");
-    let proxy = Proxy::new(config, Arc::new(Journal::new(100, None)));
+    let proxy = Proxy::new(
+        config,
+        Arc::new(Journal::new(100, settings.journal_bytes(), None)),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind proxy");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
     let served = Arc::clone(&proxy);
+    let limits = proxy::ServeLimits::from_settings(&settings);
     tokio::spawn(async move {
-        proxy::serve(listener, served, async {
+        proxy::serve(listener, served, limits, async {
             let _ = stopped.await;
         })
         .await
