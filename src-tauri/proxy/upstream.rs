@@ -100,6 +100,10 @@ const HOP_BY_HOP: &[&str] = &[
     "content-length",
 ];
 
+/// Idle connections to the upstream kept for the next requests, at most: after a burst of
+/// many at once, the rest are closed instead of holding descriptors for the pool's idle time.
+pub const IDLE_CONNECTIONS_AT_MOST: usize = 16;
+
 impl Upstream {
     pub fn new(config: &UpstreamConfig) -> Result<Upstream, UpstreamError> {
         let base = reqwest::Url::parse(&config.base_url)
@@ -110,6 +114,7 @@ impl Upstream {
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.idle_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_AT_MOST)
             .http2_adaptive_window(true)
             .user_agent(concat!("maskgate/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.extra_ca_pem {

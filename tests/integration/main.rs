@@ -15,3 +15,4 @@ mod proxy_http;
 mod real_world;
 mod review;
 mod sdks;
+mod soak;

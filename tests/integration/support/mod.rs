@@ -144,7 +144,17 @@ impl Drop for HeadlessProcess {
 
 /// Starts `maskgate --headless --listen 127.0.0.1:0 <args>` and waits for it to serve.
 pub fn spawn_headless(args: &[&str], envs: &[(&str, &str)]) -> HeadlessProcess {
+    spawn_headless_with_config(args, envs, "")
+}
+
+/// [`spawn_headless`] with `config` (TOML) as its settings file.
+pub fn spawn_headless_with_config(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    config: &str,
+) -> HeadlessProcess {
     let config_dir = tempfile::tempdir().expect("tempdir").keep();
+    std::fs::write(config_dir.join("config.toml"), config).expect("config written");
     let mut child = Command::new(env!("CARGO_BIN_EXE_maskgate"))
         .args(["--headless", "--listen", "127.0.0.1:0", "--config"])
         .arg(config_dir.join("config.toml"))
