@@ -101,6 +101,14 @@ impl SseRestorer {
         out
     }
 
+    /// Notes a `message_stop` or `error` event: the stream ended as the API ends one.
+    fn note_end(&mut self, data: Option<&Value>) {
+        let kind = data.and_then(|d| d.get("type")).and_then(Value::as_str);
+        if matches!(kind, Some("message_stop" | "error")) {
+            self.ended_well = true;
+        }
+    }
+
     fn flush_all(&mut self, out: &mut Vec<u8>) {
         let indexes: Vec<u64> = self.blocks.keys().copied().collect();
         for index in indexes {
@@ -109,18 +117,22 @@ impl SseRestorer {
     }
 
     fn process_event(&mut self, raw: &[u8], out: &mut Vec<u8>) {
+        if self.restorer.is_empty() {
+            // Nothing to restore: the event passes as it is; only the stream's last word is
+            // read, and only from an event that can be one.
+            let may_end = memchr::memmem::find(raw, b"message_stop").is_some()
+                || memchr::memmem::find(raw, b"error").is_some();
+            if may_end {
+                self.note_end(parse_event(raw).as_ref().map(|(_, data)| data));
+            }
+            out.extend_from_slice(raw);
+            return;
+        }
         let Some((name, mut data)) = parse_event(raw) else {
             out.extend_from_slice(raw);
             return;
         };
-        let kind = data.get("type").and_then(Value::as_str);
-        if matches!(kind, Some("message_stop" | "error")) {
-            self.ended_well = true;
-        }
-        if self.restorer.is_empty() {
-            out.extend_from_slice(raw);
-            return;
-        }
+        self.note_end(Some(&data));
         let index = data.get("index").and_then(Value::as_u64);
         match (data.get("type").and_then(Value::as_str), index) {
             (Some("content_block_start"), Some(index)) => {
@@ -422,6 +434,24 @@ mod tests {
         out.extend(sse.finish(None));
         let sent = events(&out);
         assert_eq!(sent.last().expect("error")["type"], "error");
+    }
+
+    #[test]
+    fn with_nothing_to_restore_events_pass_whole_and_the_end_is_still_read() {
+        let empty = || SseRestorer::new(Arc::new(Restorer::new(&TokenTable::default())));
+        let input = format!("{}{STOP}", delta(0, "text_delta", "text", "hi"));
+        let mut sse = empty();
+        let mut out = sse.push(input.as_bytes()).expect("small");
+        out.extend(sse.finish(None));
+        assert_eq!(String::from_utf8(out).expect("utf8"), input);
+        let mut sse = empty();
+        let mut out = sse
+            .push(&input.as_bytes()[..input.len() - STOP.len() + 5])
+            .expect("small");
+        out.extend(sse.finish(None));
+        let sent = events(&out);
+        assert_eq!(sent.len(), 2, "the whole delta, then the error: {sent:?}");
+        assert_eq!(sent[1]["type"], "error");
     }
 
     #[test]
