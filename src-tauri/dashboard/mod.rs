@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -33,6 +33,7 @@ use tokio::sync::broadcast;
 
 use crate::journal::Journal;
 use crate::mask::CustomPattern;
+use crate::proxy::body::{read_limited, BodyError};
 use crate::proxy::guard::is_loopback_host;
 use crate::proxy::health::check;
 use crate::proxy::{Proxy, ProxyConfig};
@@ -296,11 +297,23 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     bool::from(given.as_bytes().ct_eq(token.as_bytes()))
 }
 
+/// The arguments of one command are small; a page never sends more than this.
+const ARGUMENTS_AT_MOST: usize = 1 << 20;
+
 async fn command(
     State(dashboard): State<Arc<Dashboard>>,
     Path(name): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let mut read = Vec::new();
+    match read_limited(body, ARGUMENTS_AT_MOST, &mut read).await {
+        Ok(()) => {}
+        Err(e @ BodyError::TooLarge { .. }) => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
+        }
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+    let body = read;
     let args = if body.is_empty() {
         Ok(json!({}))
     } else {

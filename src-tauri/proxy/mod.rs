@@ -4,6 +4,7 @@
 //! Settings are one [`ProxyConfig`] snapshot behind an `ArcSwap`: applying new settings
 //! swaps it, and the next request uses it — no restart, no lock on the request path.
 
+pub mod body;
 mod buffers;
 pub mod errors;
 pub mod guard;

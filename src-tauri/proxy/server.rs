@@ -16,8 +16,8 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
-use http_body_util::{BodyExt, Limited};
 
+use super::body::{read_limited, BodyError};
 use super::buffers::{BodyBuffer, BufferPool};
 use super::errors::ApiError;
 use super::upstream::{error_chain, Upstream};
@@ -164,38 +164,20 @@ async fn read_body<'p>(
             "compressed request bodies (Content-Encoding) cannot be scanned",
         ));
     }
+    // A length past the limit is refused once the body has been read on for a while (see
+    // `body`), so that the client reads the answer.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(limit));
-    }
     // Room grows with the bytes that arrive: a declared length is a promise, and many slow
     // clients promising the limit must not reserve it up front.
     let mut buffer = buffers.take_for_body(declared.unwrap_or(0).min(RESERVED_AT_MOST));
-    let mut body = Limited::new(body, limit);
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(frame) => {
-                if let Some(data) = frame.data_ref() {
-                    // A failed allocation refuses this request instead of aborting the process.
-                    buffer
-                        .try_reserve(data.len())
-                        .map_err(|_| ApiError::out_of_memory())?;
-                    buffer.extend_from_slice(data);
-                }
-            }
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(ApiError::too_large(limit))
-            }
-            Err(e) => {
-                return Err(ApiError::unmaskable(format!(
-                    "the request body could not be read: {e}"
-                )))
-            }
-        }
+    match read_limited(body, limit, &mut buffer).await {
+        Ok(()) => Ok(buffer),
+        Err(BodyError::TooLarge { .. }) => Err(ApiError::too_large(limit)),
+        Err(BodyError::OutOfMemory) => Err(ApiError::out_of_memory()),
+        Err(broken @ BodyError::Broken(_)) => Err(ApiError::unmaskable(broken)),
     }
-    Ok(buffer)
 }
 
 /// A request body's buffer is made this large at most before its bytes arrive.

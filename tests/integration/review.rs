@@ -323,3 +323,87 @@ async fn declared_lengths_reserve_nothing_until_bytes_arrive() {
         .expect("still serving");
     assert_eq!(answer.status(), 200);
 }
+
+/// Sends `head` then `size` bytes of body in pieces, and returns what came back.
+async fn upload(address: std::net::SocketAddr, head: &str, size: usize) -> String {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let piece = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        let n = piece.len().min(size - sent);
+        if stream.write_all(&piece[..n]).await.is_err() {
+            break;
+        }
+        sent += n;
+    }
+    read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_their_413_not_a_reset_and_the_dashboard_switches_custom_patterns() {
+    let upstream = upstream::start().await;
+    let dashboard_port = crate::support::free_port();
+    let token = "review-dashboard-token-0123456789";
+    let headless = crate::support::spawn_headless_with_config(
+        &[
+            "--upstream",
+            &upstream.url(),
+            "--dashboard",
+            "--dashboard-listen",
+            &format!("127.0.0.1:{dashboard_port}"),
+        ],
+        &[("MASKGATE_DASHBOARD_TOKEN", token)],
+        "max_body_mib = 1\n",
+    );
+    let size = 3 << 20;
+    let proxy_head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+    );
+    let seen = upload(headless.address, &proxy_head, size).await;
+    assert!(seen.starts_with("HTTP/1.1 413"), "{seen}");
+    let dashboard: std::net::SocketAddr = format!("127.0.0.1:{dashboard_port}")
+        .parse()
+        .expect("address");
+    let api_head = format!(
+        "POST /api/exchanges HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+    );
+    let seen = upload(dashboard, &api_head, size).await;
+    assert!(seen.starts_with("HTTP/1.1 413"), "{seen}");
+
+    // A custom pattern saved and then switched off on the browser dashboard: the proxy
+    // masks it while it is on, and not once it is off.
+    let api = |command: &str, args: Value| {
+        client()
+            .post(format!("http://{dashboard}/api/{command}"))
+            .bearer_auth(token)
+            .json(&args)
+            .send()
+    };
+    let pattern = json!({"name": "ticket", "regex": "TICKET-[0-9]+", "token_prefix": "TICKET"});
+    let saved = api("save_custom_patterns", json!({"patterns": [pattern]}))
+        .await
+        .expect("answer");
+    assert_eq!(saved.status(), 200);
+    let ask = || async {
+        client()
+            .post(format!("{}/v1/messages", headless.url()))
+            .json(&json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "see TICKET-42"}]}))
+            .send()
+            .await
+            .expect("answer");
+        let last = upstream.recorder.all().pop().expect("forwarded");
+        String::from_utf8_lossy(&last.body).into_owned()
+    };
+    assert!(ask().await.contains("TICKET_001"));
+    let off = api(
+        "set_kind_enabled",
+        json!({"id": "custom:ticket", "enabled": false}),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(off.status(), 200);
+    assert!(ask().await.contains("TICKET-42"));
+}
