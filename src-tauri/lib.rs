@@ -6,12 +6,17 @@
 //! - [`proxy`]: the axum server, its guard, the upstream client, Anthropic-style errors.
 //! - [`journal`]: one record per exchange, for the live view, metrics and the audit log.
 //! - [`settings`]: the config file and the keychain-held secrets.
-//! - [`dashboard`]: what the dashboard shows, and the browser dashboard of `--headless --dashboard`.
+//! - [`control`]: the Tauri-free control layer: settings in effect, secrets, journal, the
+//!   running proxy, and the commands both dashboards send; what the dashboards show.
+//! - [`dashboard`]: the browser dashboard of `--headless --dashboard`, over [`control`].
+//! - [`headless`]: the headless server, as the binary runs it.
 //! - `desktop` (feature `desktop`): the Tauri tray app and its dashboard.
 
+pub mod control;
 pub mod dashboard;
 #[cfg(feature = "desktop")]
 pub mod desktop;
+pub mod headless;
 pub mod journal;
 pub mod mask;
 pub mod proxy;

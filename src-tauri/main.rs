@@ -1,18 +1,17 @@
-//! The `maskgate` command: the proxy on its own (`--headless`), or a dry run of the masking
-//! on a file (`maskgate mask`).
+//! The `maskgate` command: its arguments, and which of the library's entry points they call —
+//! the tray app, the headless server (`--headless`), or a dry run of the masking
+//! (`maskgate mask`).
 
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use maskgate::journal::Journal;
+use maskgate::headless;
 use maskgate::mask::{mask_json, mask_text};
-use maskgate::proxy::{self, Proxy, ProxyConfig};
+use maskgate::proxy;
 use maskgate::settings::{self, AnthropicKey, GatewayAuth, Secrets, Settings};
-use tokio::net::TcpListener;
 
 /// mimalloc keeps the pages of freed buffers for the next request; with the system allocator a
 /// 1 MB body's buffers went back to the kernel after each request and every page faulted in
@@ -104,19 +103,9 @@ fn main() -> anyhow::Result<()> {
     cli.apply_to(&mut settings);
     match &cli.command {
         Some(Command::Mask { file, json, report }) => {
-            run_mask(&settings, file.clone(), *json, *report)
+            run_mask(&settings, file.as_deref(), *json, *report)
         }
-        None if cli.headless => {
-            let dashboard = cli
-                .dashboard
-                .then(|| dashboard_options(config_path, cli.dashboard_listen))
-                .transpose()?;
-            run_headless(
-                settings,
-                headless_secrets(cli.gateway_secret_file.as_deref())?,
-                dashboard,
-            )
-        }
+        None if cli.headless => run_headless(config_path, settings, &cli, cli.dashboard),
         None => run_app(config_path, settings, &cli),
     }
 }
@@ -129,24 +118,42 @@ fn run_app(config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Resul
         .any(|v| std::env::var_os(v).is_some());
     if !has_display {
         eprintln!("maskgate: no display found; serving the proxy headless");
-        return run_headless(
-            settings,
-            headless_secrets(cli.gateway_secret_file.as_deref())?,
-            None,
-        );
+        return run_headless(config_path, settings, cli, false);
     }
     init_logging();
     maskgate::desktop::run(config_path, settings, cli.open)
 }
 
 #[cfg(not(feature = "desktop"))]
-fn run_app(_config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Result<()> {
+fn run_app(config_path: PathBuf, settings: Settings, cli: &Cli) -> anyhow::Result<()> {
     eprintln!("maskgate: built without the desktop app; serving the proxy headless");
-    run_headless(
+    run_headless(config_path, settings, cli, false)
+}
+
+fn run_headless(
+    settings_path: PathBuf,
+    settings: Settings,
+    cli: &Cli,
+    with_dashboard: bool,
+) -> anyhow::Result<()> {
+    init_logging();
+    let dashboard = with_dashboard
+        .then(|| -> anyhow::Result<_> {
+            Ok(headless::DashboardOptions {
+                listen: cli.dashboard_listen,
+                token: dashboard_token()?,
+            })
+        })
+        .transpose()?;
+    let options = headless::Options {
+        settings_path,
         settings,
-        headless_secrets(cli.gateway_secret_file.as_deref())?,
-        None,
-    )
+        secrets: headless_secrets(cli.gateway_secret_file.as_deref())?,
+        dashboard,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(headless::run(options, headless::shutdown_signal()))?;
+    Ok(())
 }
 
 fn init_logging() {
@@ -215,14 +222,14 @@ fn headless_secrets(secret_file: Option<&std::path::Path>) -> anyhow::Result<Sec
 
 fn run_mask(
     settings: &Settings,
-    file: Option<PathBuf>,
+    file: Option<&std::path::Path>,
     json: bool,
     report: bool,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let engine = proxy::engine_for(settings)?;
     let mut input = Vec::new();
-    match &file {
+    match file {
         Some(path) => {
             input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
         }
@@ -249,118 +256,11 @@ fn run_mask(
     Ok(())
 }
 
-/// Where and how the headless browser dashboard is served.
-struct DashboardOptions {
-    listen: SocketAddr,
-    token: String,
-    settings_path: PathBuf,
-}
-
-fn dashboard_options(
-    settings_path: PathBuf,
-    listen: SocketAddr,
-) -> anyhow::Result<DashboardOptions> {
-    if !listen.ip().is_loopback() {
-        bail!("--dashboard-listen {listen}: the dashboard shows originals and only listens on loopback");
-    }
-    let token = match std::env::var("MASKGATE_DASHBOARD_TOKEN") {
-        Ok(token) if token.len() >= 16 => token,
+/// The browser dashboard's token: MASKGATE_DASHBOARD_TOKEN, or a fresh random one.
+fn dashboard_token() -> anyhow::Result<String> {
+    match std::env::var("MASKGATE_DASHBOARD_TOKEN") {
+        Ok(token) if token.len() >= 16 => Ok(token),
         Ok(_) => bail!("MASKGATE_DASHBOARD_TOKEN must be at least 16 characters"),
-        Err(_) => maskgate::dashboard::new_token()?,
-    };
-    Ok(DashboardOptions {
-        listen,
-        token,
-        settings_path,
-    })
-}
-
-fn run_headless(
-    settings: Settings,
-    secrets: Secrets,
-    dashboard: Option<DashboardOptions>,
-) -> anyhow::Result<()> {
-    init_logging();
-    let config = ProxyConfig::from_settings(&settings, &secrets)?;
-    let journal = Arc::new(Journal::new(
-        settings.journal_capacity,
-        settings.journal_bytes(),
-        settings.audit_log.clone(),
-    ));
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let address = listener.local_addr()?;
-        tracing::info!(
-            %address,
-            upstream = %config.upstream.display_name,
-            rules = config.engine.rules().len(),
-            "maskgate is serving; set ANTHROPIC_BASE_URL=http://{address}"
-        );
-        let proxy = Proxy::new(config, journal);
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let dashboard_task = match dashboard {
-            Some(options) => {
-                let listener = TcpListener::bind(options.listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {}", options.listen))?;
-                let at = listener.local_addr()?;
-                // The token is the key to the originals: it is printed once to the terminal
-                // that started maskgate, not logged through tracing.
-                eprintln!(
-                    "maskgate: dashboard at http://{at}/#token={}",
-                    options.token
-                );
-                tracing::info!(address = %at, "dashboard serving");
-                let dashboard = maskgate::dashboard::Dashboard::new(
-                    options.settings_path,
-                    settings.clone(),
-                    secrets,
-                    Arc::clone(&proxy),
-                    address,
-                    options.token,
-                );
-                let mut stopped = stopped.clone();
-                Some(tokio::spawn(maskgate::dashboard::serve(
-                    listener,
-                    dashboard,
-                    async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    },
-                )))
-            }
-            None => None,
-        };
-        let limits = proxy::ServeLimits::from_settings(&settings);
-        proxy::serve(listener, proxy, limits, async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-        })
-        .await?;
-        if let Some(task) = dashboard_task {
-            task.await??;
-        }
-        tracing::info!("stopped");
-        Ok(())
-    })
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        Err(_) => Ok(maskgate::dashboard::new_token()?),
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down; letting open exchanges finish");
 }

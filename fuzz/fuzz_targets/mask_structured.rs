@@ -42,9 +42,10 @@ fuzz_target!(|data: &[u8]| {
     .to_string();
     let (masked, _) = mask_json(&ENGINE, body.as_bytes()).expect("serde_json wrote it");
     let output = String::from_utf8(masked.output).expect("UTF-8 in, UTF-8 out");
-    // Only the thinking block, signed, may keep it (the fuzzer may have written it there).
-    let signed = format!("{d}{a}");
-    if !signed.contains(planted) {
+    // Where the fuzzer's own text holds it, it may rightly stay (glued into a longer word,
+    // or in the signed thinking block); where it stands only as planted, it must not.
+    let fuzzed = [&a, &b, &c, &d].iter().any(|part| part.contains(planted));
+    if !fuzzed {
         assert!(!output.contains(planted), "{planted} leaked: {output}");
     }
     let restorer = Restorer::new(&masked.table);

@@ -8,37 +8,25 @@
 //! learns it from the URL fragment, which browsers never send to a server. Originals of
 //! tokens are served only through that API, from memory.
 
-pub mod views;
-
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-use crate::journal::Journal;
-use crate::mask::CustomPattern;
+use crate::control::{Command, Control, ErrorView};
 use crate::proxy::body::{read_limited, BodyError};
-use crate::proxy::guard::is_loopback_host;
-use crate::proxy::health::check;
-use crate::proxy::{Proxy, ProxyConfig};
-use crate::settings::{Secrets, Settings};
-use views::{ExchangeDetail, GatewayView, Status};
+use crate::proxy::guard::{bearer_token, is_loopback_host, secret_matches};
 
 /// Where the browser dashboard listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
@@ -63,135 +51,15 @@ const PAGE: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// What the headless dashboard works on: the running proxy, its settings and their file.
+/// What the browser dashboard serves: the control layer, behind the per-run token.
 pub struct Dashboard {
-    settings_path: PathBuf,
-    /// The settings in effect (the file plus command-line overrides).
-    settings: Mutex<Settings>,
-    secrets: Secrets,
-    proxy: Arc<Proxy>,
-    proxy_address: SocketAddr,
+    control: Arc<Control>,
     token: String,
 }
 
 impl Dashboard {
-    pub fn new(
-        settings_path: PathBuf,
-        settings: Settings,
-        secrets: Secrets,
-        proxy: Arc<Proxy>,
-        proxy_address: SocketAddr,
-        token: String,
-    ) -> Arc<Dashboard> {
-        Arc::new(Dashboard {
-            settings_path,
-            settings: Mutex::new(settings),
-            secrets,
-            proxy,
-            proxy_address,
-            token,
-        })
-    }
-
-    fn journal(&self) -> &Arc<Journal> {
-        self.proxy.journal()
-    }
-
-    fn settings(&self) -> MutexGuard<'_, Settings> {
-        self.settings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Applies a change to the running proxy, then records it in the settings file. Only the
-    /// change is written: command-line overrides stay out of the file.
-    fn update_settings(&self, change: impl Fn(&mut Settings)) -> Result<(), String> {
-        let mut settings = self.settings();
-        let mut changed = settings.clone();
-        change(&mut changed);
-        let config =
-            ProxyConfig::from_settings(&changed, &self.secrets).map_err(|e| e.to_string())?;
-        self.proxy.apply(config);
-        *settings = changed;
-        let mut on_disk = Settings::load(&self.settings_path)
-            .map_err(|e| format!("applied, but not saved: {e}"))?;
-        change(&mut on_disk);
-        on_disk
-            .save(&self.settings_path)
-            .map_err(|e| format!("applied, but not saved: {e}"))
-    }
-
-    /// Runs one of the page's commands.
-    async fn run(&self, command: &str, args: Value) -> Result<Value, String> {
-        fn args_of<T: DeserializeOwned>(args: Value) -> Result<T, String> {
-            serde_json::from_value(args).map_err(|e| format!("bad arguments: {e}"))
-        }
-        fn answer(value: impl serde::Serialize) -> Result<Value, String> {
-            serde_json::to_value(value).map_err(|e| e.to_string())
-        }
-        #[derive(Deserialize)]
-        struct Id {
-            id: u64,
-        }
-        #[derive(Deserialize)]
-        struct KindSwitch {
-            id: String,
-            enabled: bool,
-        }
-        #[derive(Deserialize)]
-        struct PreviewArgs {
-            pattern: CustomPattern,
-            sample: String,
-        }
-        #[derive(Deserialize)]
-        struct Patterns {
-            patterns: Vec<CustomPattern>,
-        }
-        match command {
-            "status" => answer(Status::Running {
-                address: self.proxy_address,
-            }),
-            "exchanges" => answer(self.journal().summaries()),
-            "exchange" => {
-                let Id { id } = args_of(args)?;
-                answer(self.journal().record(id).map(|r| ExchangeDetail::of(&r)))
-            }
-            "catalog" => answer(views::catalog(&self.settings(), &self.journal().totals())),
-            "set_kind_enabled" => {
-                let KindSwitch { id, enabled } = args_of(args)?;
-                self.update_settings(|s| views::set_kind_enabled(s, &id, enabled))?;
-                answer(())
-            }
-            "preview_pattern" => {
-                let PreviewArgs { pattern, sample } = args_of(args)?;
-                answer(views::preview_pattern(pattern, &sample)?)
-            }
-            "save_custom_patterns" => {
-                let Patterns { patterns } = args_of(args)?;
-                self.update_settings(|s| s.custom_patterns = patterns.clone())?;
-                answer(())
-            }
-            "gateway_settings" => {
-                let secrets = &self.secrets;
-                let mut view = GatewayView::of(
-                    &self.settings(),
-                    secrets.gateway_secret.is_some(),
-                    secrets.local_token.is_some(),
-                );
-                view.editable = false;
-                answer(view)
-            }
-            "test_connection" => answer(check(&self.proxy.config().upstream).await),
-            "set_up_claude_code" => answer(views::set_up_claude_code(
-                self.proxy_address,
-                self.secrets.local_token.as_deref(),
-            )?),
-            "save_gateway_settings" | "pause" | "resume" => Err(format!(
-                "{command}: the headless proxy takes its gateway and its life from the command \
-                 line; restart it with other options"
-            )),
-            _ => Err(format!("no command {command:?}")),
-        }
+    pub fn new(control: Arc<Control>, token: String) -> Arc<Dashboard> {
+        Arc::new(Dashboard { control, token })
     }
 }
 
@@ -279,7 +147,7 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    if !bearer_matches(request.headers(), &dashboard.token) {
+    if !secret_matches(bearer_token(request.headers()), &dashboard.token) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "missing or wrong dashboard token; open the address maskgate printed at start",
@@ -288,18 +156,10 @@ async fn require_token(
     next.run(request).await
 }
 
-fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    bool::from(given.as_bytes().ct_eq(token.as_bytes()))
-}
-
 /// The arguments of one command are small; a page never sends more than this.
 const ARGUMENTS_AT_MOST: usize = 1 << 20;
 
+/// `POST /api/{command}`: the page's command, carried out by the control layer.
 async fn command(
     State(dashboard): State<Arc<Dashboard>>,
     Path(name): Path<String>,
@@ -313,18 +173,27 @@ async fn command(
         }
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
     }
-    let body = read;
-    let args = if body.is_empty() {
+    let args = if read.is_empty() {
         Ok(json!({}))
     } else {
-        serde_json::from_slice(&body).map_err(|e| format!("the arguments are not JSON: {e}"))
+        serde_json::from_slice::<Value>(&read)
     };
-    match args {
-        Ok(args) => match dashboard.run(&name, args).await {
-            Ok(value) => Json(value).into_response(),
-            Err(message) => refuse(StatusCode::BAD_REQUEST, &message),
-        },
-        Err(message) => refuse(StatusCode::BAD_REQUEST, &message),
+    let args = match args {
+        Ok(args) => args,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("the arguments are not JSON: {e}"),
+            )
+        }
+    };
+    let done = match Command::parse(&name, args) {
+        Ok(command) => dashboard.control.run(command).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(value) => Json(value).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(ErrorView::from(&e))).into_response(),
     }
 }
 
@@ -332,7 +201,7 @@ async fn command(
 async fn events(
     State(dashboard): State<Arc<Dashboard>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = dashboard.journal().subscribe();
+    let receiver = dashboard.control.journal().subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         let event = match receiver.recv().await {
             Ok(event) => Event::default()

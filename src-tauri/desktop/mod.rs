@@ -4,16 +4,40 @@
 
 mod commands;
 mod notify;
-mod state;
 mod tray;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tauri::{Emitter, Manager, RunEvent};
 
-use crate::settings::Settings;
-pub use state::Desktop;
+use crate::control::{Control, SecretStore, Shell, Status};
+use crate::settings::{keychain, Secrets, Settings};
+use notify::Notifier;
+
+/// What the app's windows, tray and notifications share: the control layer, and what was
+/// already notified.
+pub struct Desktop {
+    pub control: Arc<Control>,
+    pub notifier: Arc<Notifier>,
+}
+
+/// The OS keychain, where the page's gateway secret and local token go.
+struct Keychain;
+
+impl SecretStore for Keychain {
+    fn store_gateway_secret(&self, value: Option<&str>) -> Result<(), String> {
+        keychain::store_gateway_secret(value).map_err(|e| e.to_string())
+    }
+
+    fn store_local_token(&self, value: Option<&str>) -> Result<(), String> {
+        keychain::store_local_token(value).map_err(|e| e.to_string())
+    }
+}
+
+/// How long open exchanges may take to finish when the app quits.
+const QUIT_GRACE: Duration = Duration::from_secs(30);
 
 /// Runs the tray app until the user quits; with `open`, the dashboard shows at start.
 pub fn run(settings_path: PathBuf, settings: Settings, open: bool) -> anyhow::Result<()> {
@@ -27,23 +51,32 @@ pub fn run(settings_path: PathBuf, settings: Settings, open: bool) -> anyhow::Re
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ))
-        .invoke_handler(tauri::generate_handler![
-            commands::status,
-            commands::exchanges,
-            commands::exchange,
-            commands::catalog,
-            commands::set_kind_enabled,
-            commands::preview_pattern,
-            commands::save_custom_patterns,
-            commands::gateway_settings,
-            commands::save_gateway_settings,
-            commands::test_connection,
-            commands::set_up_claude_code,
-            commands::pause,
-            commands::resume,
-        ])
+        .invoke_handler(tauri::generate_handler![commands::control])
         .setup(move |app| {
-            let desktop = Arc::new(Desktop::new(settings_path.clone(), settings.clone()));
+            let notifier = Arc::new(Notifier::default());
+            let secrets = keychain::load().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the keychain");
+                notifier.once("keychain", &e.to_string());
+                Secrets::default()
+            });
+            let (handle, status_notifier) = (app.handle().clone(), Arc::clone(&notifier));
+            let on_status = Box::new(move |status: &Status| {
+                if let Status::Error { message } = status {
+                    status_notifier.once(message, message);
+                }
+                tray::show_status(&handle, status);
+                let _ = handle.emit("status", status);
+            });
+            let control = Control::new(
+                settings_path.clone(),
+                settings.clone(),
+                secrets,
+                Shell::Desktop {
+                    store: Box::new(Keychain),
+                },
+                on_status,
+            );
+            let desktop = Arc::new(Desktop { control, notifier });
             app.manage(Arc::clone(&desktop));
             tray::build(app.handle())?;
             if open {
@@ -51,7 +84,7 @@ pub fn run(settings_path: PathBuf, settings: Settings, open: bool) -> anyhow::Re
             }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                desktop.start(&handle).await;
+                let _ = desktop.control.start().await;
                 forward_journal(handle, desktop).await;
             });
             Ok(())
@@ -64,7 +97,7 @@ pub fn run(settings_path: PathBuf, settings: Settings, open: bool) -> anyhow::Re
         } => api.prevent_exit(),
         RunEvent::Exit => {
             let desktop = app.state::<Arc<Desktop>>().inner().clone();
-            tauri::async_runtime::block_on(desktop.stop());
+            tauri::async_runtime::block_on(desktop.control.stop(QUIT_GRACE));
         }
         _ => {}
     });
@@ -82,11 +115,11 @@ pub fn show_dashboard<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
 
 /// Passes journal events to the window and turns failures into (deduplicated) notifications.
 async fn forward_journal(app: tauri::AppHandle, desktop: Arc<Desktop>) {
-    let mut events = desktop.journal().subscribe();
+    let mut events = desktop.control.journal().subscribe();
     loop {
         match events.recv().await {
             Ok(event) => {
-                desktop.notifier().on_journal_event(&event);
+                desktop.notifier.on_journal_event(&event);
                 let _ = app.emit("journal", &event);
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use crate::journal::{JournalEvent, Outcome};
+use crate::journal::{Failure, JournalEvent};
 
 #[derive(Default)]
 pub struct Notifier {
@@ -36,21 +36,20 @@ impl Notifier {
         });
     }
 
-    /// Notifies about exchanges that went wrong in a way the user should act on.
+    /// Notifies about exchanges that went wrong in a way the user should act on: a refusal,
+    /// an unreachable upstream, rejected gateway credentials (once each).
     pub fn on_journal_event(&self, event: &JournalEvent) {
         let JournalEvent::Record(record) = event else {
             return;
         };
-        let Some(error) = &record.error else { return };
-        let cause = match (record.outcome, record.status) {
-            (Outcome::Refused, _) => "refused",
-            (Outcome::Failed, Some(502)) => "unreachable",
-            (Outcome::Completed, Some(401 | 403))
-                if error.contains("rejected the maskgate credentials") =>
-            {
-                "credentials"
-            }
-            _ => return,
+        let (Some(failure), Some(error)) = (record.failure, &record.error) else {
+            return;
+        };
+        let cause = match failure {
+            Failure::Refused => "refused",
+            Failure::Unreachable => "unreachable",
+            Failure::GatewayRejected => "credentials",
+            Failure::UpstreamError | Failure::StreamCut | Failure::ClientGone => return,
         };
         self.once(cause, error);
     }

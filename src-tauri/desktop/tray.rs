@@ -11,7 +11,8 @@ use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt as _;
 
-use super::state::{Desktop, Status};
+use super::{Desktop, QUIT_GRACE};
+use crate::control::{Command, Status};
 
 const TRAY_ID: &str = "maskgate";
 
@@ -63,17 +64,19 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
         "open" => super::show_dashboard(app),
         "pause" => {
-            let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                if matches!(desktop.status(), Status::Running { .. }) {
-                    desktop.pause(&app).await;
+                let command = if matches!(desktop.control.status(), Status::Running { .. }) {
+                    Command::Pause
                 } else {
-                    desktop.start(&app).await;
+                    Command::Resume
+                };
+                if let Err(e) = desktop.control.run(command).await {
+                    desktop.notifier.once(e.kind(), &e.to_string());
                 }
             });
         }
         "address" => {
-            if let Status::Running { address } = desktop.status() {
+            if let Status::Running { address } = desktop.control.status() {
                 let _ = app
                     .clipboard()
                     .write_text(format!("export ANTHROPIC_BASE_URL=http://{address}"));
@@ -88,14 +91,14 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             };
             if let Err(e) = result {
                 desktop
-                    .notifier()
+                    .notifier
                     .once("autostart", &format!("cannot change start at login: {e}"));
             }
         }
         "quit" => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                desktop.stop().await;
+                desktop.control.stop(QUIT_GRACE).await;
                 app.exit(0);
             });
         }

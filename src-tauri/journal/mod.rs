@@ -32,6 +32,25 @@ pub enum Outcome {
     Failed,
 }
 
+/// What went wrong with an exchange: what a notification or a filter goes by, never the
+/// wording of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// maskgate refused the request; nothing was forwarded.
+    Refused,
+    /// The upstream could not be reached.
+    Unreachable,
+    /// The gateway rejected maskgate's credentials.
+    GatewayRejected,
+    /// The upstream answered with an error of its own.
+    UpstreamError,
+    /// The answer broke off on the way.
+    StreamCut,
+    /// The client left before the answer ended.
+    ClientGone,
+}
+
 /// Everything known about one exchange. Holds originals: memory only.
 #[derive(Debug, Clone)]
 pub struct ExchangeRecord {
@@ -56,6 +75,7 @@ pub struct ExchangeRecord {
     /// The answer as the client received it (restored), up to [`RESPONSE_KEEP`] bytes.
     pub response: String,
     pub error: Option<String>,
+    pub failure: Option<Failure>,
 }
 
 /// How much of each answer the journal keeps for review.
@@ -79,6 +99,7 @@ pub struct RecordSummary {
     pub counts: BTreeMap<String, usize>,
     pub masked_total: usize,
     pub error: Option<String>,
+    pub failure: Option<Failure>,
 }
 
 impl ExchangeRecord {
@@ -99,6 +120,7 @@ impl ExchangeRecord {
             counts: self.counts.clone(),
             masked_total: self.counts.values().sum(),
             error: self.error.clone(),
+            failure: self.failure,
         }
     }
 }
@@ -387,6 +409,7 @@ impl ExchangeRecord {
             tokens: Arc::from(Vec::new()),
             response: String::new(),
             error: None,
+            failure: None,
         }
     }
 }

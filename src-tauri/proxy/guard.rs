@@ -54,7 +54,7 @@ impl GuardConfig {
                 .get(TOKEN_HEADER)
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
-            if !bool::from(given.ct_eq(expected.as_bytes())) {
+            if !secret_matches(given, expected) {
                 return Err(ApiError::forbidden(format!(
                     "missing or wrong {TOKEN_HEADER} header; set ANTHROPIC_CUSTOM_HEADERS=\"{TOKEN_HEADER}: <token>\""
                 )));
@@ -70,6 +70,20 @@ impl GuardConfig {
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(host_name(host)))
     }
+}
+
+/// Whether `given` is the secret `expected`, compared in constant time (a caller learns
+/// nothing from how long a wrong guess took).
+pub fn secret_matches(given: &[u8], expected: &str) -> bool {
+    bool::from(given.ct_eq(expected.as_bytes()))
+}
+
+/// The token of an `Authorization: Bearer …` header; empty when there is none.
+pub fn bearer_token(headers: &HeaderMap) -> &[u8] {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default()
 }
 
 /// A Host header value without its port (and IPv6 brackets).

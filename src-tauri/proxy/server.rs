@@ -22,7 +22,7 @@ use super::buffers::{BodyBuffer, BufferPool};
 use super::errors::ApiError;
 use super::upstream::{error_chain, Upstream};
 use super::{health, Proxy};
-use crate::journal::{ExchangeRecord, Journal, Outcome};
+use crate::journal::{ExchangeRecord, Failure, Journal, Outcome};
 use crate::mask::{mask_json_into, mask_text, Engine, TokenTable};
 use crate::restore::{restore_json_body, Restorer, SseRestorer};
 
@@ -128,6 +128,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
                 r.status = Some(error.status.as_u16());
                 r.latency = Some(started.elapsed());
                 r.error = Some(error.message.clone());
+                r.failure = Some(Failure::Unreachable);
             });
             return error.into_response();
         }
@@ -188,6 +189,7 @@ fn refuse(journal: &Journal, mut record: ExchangeRecord, refusal: ApiError) -> R
     record.outcome = Outcome::Refused;
     record.status = Some(refusal.status.as_u16());
     record.error = Some(refusal.message.clone());
+    record.failure = Some(Failure::Refused);
     journal.start(record);
     refusal.into_response()
 }
@@ -250,7 +252,10 @@ async fn respond(
         Ok(body) => body,
         Err(e) => {
             let error = upstream.describe(&e);
-            tap.finish(Outcome::Failed, Some(error.message.clone()));
+            tap.finish(
+                Outcome::Failed,
+                Some((Failure::StreamCut, error.message.clone())),
+            );
             return error.into_response();
         }
     };
@@ -262,7 +267,12 @@ async fn respond(
             upstream.is_gateway,
         );
         tap.record_text(&serde_json::to_vec(&error.body()).unwrap_or_default());
-        tap.finish(Outcome::Completed, Some(error.message.clone()));
+        let failure = if upstream.is_gateway && matches!(status.as_u16(), 401 | 403) {
+            Failure::GatewayRejected
+        } else {
+            Failure::UpstreamError
+        };
+        tap.finish(Outcome::Completed, Some((failure, error.message.clone())));
         let mut response = error.into_response();
         if let Some(retry_after) = headers.get(header::RETRY_AFTER) {
             response
@@ -337,9 +347,10 @@ impl StreamState {
         };
         self.tap.sent(&out, self.sse.is_some());
         match cut {
-            Some(reason) => self
-                .tap
-                .finish(Outcome::Failed, Some(format!("maskgate: {reason}"))),
+            Some(reason) => self.tap.finish(
+                Outcome::Failed,
+                Some((Failure::StreamCut, format!("maskgate: {reason}"))),
+            ),
             None => self.tap.finish(Outcome::Completed, None),
         }
         out
@@ -396,13 +407,13 @@ impl Tap {
         self.journal.response_chunk(self.id, sent);
     }
 
-    fn finish(&mut self, outcome: Outcome, error: Option<String>) {
+    fn finish(&mut self, outcome: Outcome, failure: Option<(Failure, String)>) {
         self.finished = true;
         let latency = self.started.elapsed();
         self.journal.update(self.id, |r| {
             r.outcome = outcome;
             r.latency = Some(latency);
-            r.error = error;
+            (r.failure, r.error) = failure.unzip();
             tracing::info!(
                 id = r.id,
                 path = %r.path,
@@ -418,9 +429,10 @@ impl Tap {
 impl Drop for Tap {
     fn drop(&mut self) {
         if !self.finished {
+            let gone = "the client closed the connection before the answer ended";
             self.finish(
                 Outcome::Failed,
-                Some("the client closed the connection before the answer ended".to_owned()),
+                Some((Failure::ClientGone, gone.to_owned())),
             );
         }
     }

@@ -21,9 +21,11 @@ if (!tauri && token) {
 }
 const authorization = { authorization: `Bearer ${token ?? ''}` };
 
-/// Runs a command; rejects with `{ message }`.
+/// Runs a command of the control layer; rejects with `{ kind, message }`. The window and the
+/// browser send the same name and arguments: over IPC to the one `control` command, or to
+/// `/api/<command>`.
 export async function invoke<T>(command: string, args?: Record<string, unknown>): Promise<T> {
-  if (tauri) return tauri.core.invoke<T>(command, args);
+  if (tauri) return tauri.core.invoke<T>('control', { command, args: args ?? {} });
   const response = await fetch(`/api/${command}`, {
     method: 'POST',
     headers: { ...authorization, 'content-type': 'application/json' },

@@ -34,7 +34,7 @@ form.addEventListener('submit', async (e) => {
   const view: Record<string, string | null> = Object.fromEntries(TEXT_FIELDS.map((name) => [name, value(name)]));
   view.ca_file = view.ca_file || null;
   try {
-    await invoke('save_gateway_settings', { view, secret: value('secret') || null, localToken: value('local_token') || null });
+    await invoke('save_gateway_settings', { view, secret: value('secret') || null, local_token: value('local_token') || null });
     result('Saved. The next request uses the new settings.');
     await loadSettings();
   } catch (error) {

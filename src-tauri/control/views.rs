@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::{ExchangeRecord, RecordSummary};
 use crate::mask::catalog::CATALOG;
-use crate::mask::{mask_text, CustomPattern, Engine, TokenEntry};
+use crate::mask::{mask_text, CustomPattern, Engine, EngineError, TokenEntry};
 use crate::proxy::guard::TOKEN_HEADER;
 use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Settings};
 
@@ -104,9 +104,8 @@ pub struct Preview {
 }
 
 /// What a custom pattern would mask in `sample`, before it is saved.
-pub fn preview_pattern(pattern: CustomPattern, sample: &str) -> Result<Preview, String> {
-    let engine =
-        Engine::new(|_| false, std::slice::from_ref(&pattern)).map_err(|e| e.to_string())?;
+pub fn preview_pattern(pattern: CustomPattern, sample: &str) -> Result<Preview, EngineError> {
+    let engine = Engine::new(|_| false, std::slice::from_ref(&pattern))?;
     let masked = mask_text(&engine, sample);
     Ok(Preview {
         matches: masked.counts.values().sum(),
@@ -115,7 +114,7 @@ pub fn preview_pattern(pattern: CustomPattern, sample: &str) -> Result<Preview, 
 }
 
 /// The gateway settings as the page shows them: secrets only as "set" or not.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GatewayView {
     pub upstream_url: String,
     pub auth: GatewayAuth,

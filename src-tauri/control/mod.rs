@@ -1,0 +1,562 @@
+//! The control layer both dashboards drive, and the headless server too: the one place that
+//! holds the settings in effect, the secrets, the journal and the running proxy, applies a
+//! settings change (then saves it), and carries out the page's [`Command`]s. The desktop
+//! window (Tauri IPC) and the browser dashboard (`POST /api/{command}`) only translate to a
+//! `Command` and back. Knows nothing of Tauri.
+
+pub mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::journal::Journal;
+use crate::mask::{CustomPattern, EngineError};
+use crate::proxy::health::check;
+use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
+use crate::settings::{Secrets, Settings, SettingsError};
+pub use views::Status;
+use views::{ExchangeDetail, GatewayView};
+
+/// What the page can ask, with its arguments.
+#[derive(Debug, Deserialize)]
+#[serde(
+    tag = "command",
+    content = "args",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+pub enum Command {
+    Status,
+    Exchanges,
+    Exchange {
+        id: u64,
+    },
+    Catalog,
+    SetKindEnabled {
+        id: String,
+        enabled: bool,
+    },
+    /// What a custom pattern would mask in `sample`, before it is saved.
+    PreviewPattern {
+        pattern: CustomPattern,
+        sample: String,
+    },
+    SaveCustomPatterns {
+        patterns: Vec<CustomPattern>,
+    },
+    GatewaySettings,
+    /// A new secret or local token (when given; empty removes it) goes to the secret store.
+    SaveGatewaySettings {
+        view: GatewayView,
+        secret: Option<String>,
+        local_token: Option<String>,
+    },
+    /// Asks the upstream (with the gateway credential, no prompt) what it thinks of us.
+    TestConnection,
+    /// Writes ANTHROPIC_BASE_URL (and the token header) into ~/.claude/settings.json.
+    SetUpClaudeCode,
+    Pause,
+    Resume,
+}
+
+impl Command {
+    /// The command `name` with its JSON `args` (an empty object for none), as both shells
+    /// receive them.
+    pub fn parse(name: &str, args: Value) -> Result<Command, ControlError> {
+        let no_args = match &args {
+            Value::Null => true,
+            Value::Object(members) => members.is_empty(),
+            _ => false,
+        };
+        let tagged = if no_args {
+            serde_json::json!({ "command": name })
+        } else {
+            serde_json::json!({ "command": name, "args": args })
+        };
+        serde_json::from_value(tagged).map_err(|e| ControlError::BadCommand {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    #[error("command {name:?}: {reason}")]
+    BadCommand { name: String, reason: String },
+    /// The settings would not run (a bad regex, a missing gateway secret): nothing changed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Pattern(#[from] EngineError),
+    /// Applied to the running proxy, but the file could not be written.
+    #[error("applied, but not saved: {0}")]
+    NotSaved(#[source] SettingsError),
+    #[error("the secret store refused: {0}")]
+    SecretStore(String),
+    #[error("listen address {given:?}: {reason}")]
+    BadListenAddress { given: String, reason: String },
+    #[error("{0}: the headless proxy takes its gateway and its life from the command line; restart it with other options")]
+    FixedByCommandLine(&'static str),
+    #[error("the proxy is not running; see the error above")]
+    NotRunning,
+    #[error("cannot set up Claude Code: {0}")]
+    ClaudeCode(String),
+}
+
+impl ControlError {
+    /// A stable name for the kind of error, for the page and for notifications.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ControlError::BadCommand { .. } => "bad_command",
+            ControlError::Config(_) | ControlError::Pattern(_) => "invalid_settings",
+            ControlError::NotSaved(_) => "not_saved",
+            ControlError::SecretStore(_) => "secret_store",
+            ControlError::BadListenAddress { .. } => "invalid_settings",
+            ControlError::FixedByCommandLine(_) => "fixed_by_command_line",
+            ControlError::NotRunning => "not_running",
+            ControlError::ClaudeCode(_) => "claude_code",
+        }
+    }
+}
+
+/// An error as both pages receive it.
+#[derive(Debug, Serialize)]
+pub struct ErrorView {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl From<&ControlError> for ErrorView {
+    fn from(e: &ControlError) -> ErrorView {
+        ErrorView {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Where secrets are kept when the page changes them: the OS keychain in the desktop app.
+pub trait SecretStore: Send + Sync {
+    /// Stores (or, with `None`, removes) the gateway secret.
+    fn store_gateway_secret(&self, value: Option<&str>) -> Result<(), String>;
+    /// Stores (or removes) the local proxy token.
+    fn store_local_token(&self, value: Option<&str>) -> Result<(), String>;
+}
+
+/// Which shell runs the control layer: what the page may change differs.
+pub enum Shell {
+    /// The tray app: secrets in `store`, pause and resume from the page or the tray.
+    Desktop { store: Box<dyn SecretStore> },
+    /// `maskgate --headless`: the gateway, its secrets and the listener come from the
+    /// command line and the environment.
+    Headless,
+}
+
+/// What happens when the proxy's status changes (the tray icon, a notification, an event).
+pub type StatusListener = Box<dyn Fn(&Status) + Send + Sync>;
+
+/// The running maskgate, as the pages and the headless server see it.
+pub struct Control {
+    settings_path: PathBuf,
+    /// The settings in effect (for the headless server: the file plus the command line's).
+    settings: Mutex<Settings>,
+    secrets: Mutex<Secrets>,
+    shell: Shell,
+    journal: Arc<Journal>,
+    proxy: Mutex<Option<Arc<Proxy>>>,
+    server: tokio::sync::Mutex<Option<RunningServer>>,
+    status: Mutex<Status>,
+    on_status: StatusListener,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How long open exchanges may take to finish when the listener stops for a settings change.
+const RESTART_GRACE: Duration = Duration::from_secs(5);
+
+impl Control {
+    pub fn new(
+        settings_path: PathBuf,
+        settings: Settings,
+        secrets: Secrets,
+        shell: Shell,
+        on_status: StatusListener,
+    ) -> Arc<Control> {
+        let journal = Arc::new(Journal::new(
+            settings.journal_capacity,
+            settings.journal_bytes(),
+            settings.audit_log.clone(),
+        ));
+        Arc::new(Control {
+            settings_path,
+            settings: Mutex::new(settings),
+            secrets: Mutex::new(secrets),
+            shell,
+            journal,
+            proxy: Mutex::new(None),
+            server: tokio::sync::Mutex::new(None),
+            status: Mutex::new(Status::Starting),
+            on_status,
+        })
+    }
+
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    pub fn status(&self) -> Status {
+        lock(&self.status).clone()
+    }
+
+    /// The proxy, once settings have been compiled for it.
+    pub fn proxy(&self) -> Option<Arc<Proxy>> {
+        lock(&self.proxy).clone()
+    }
+
+    pub fn local_token(&self) -> Option<String> {
+        lock(&self.secrets).local_token.clone()
+    }
+
+    fn set_status(&self, status: Status) {
+        *lock(&self.status) = status.clone();
+        (self.on_status)(&status);
+    }
+
+    /// Compiles the settings and serves them: a new listener when the address changed, the
+    /// running one (with the new settings from its next request on) otherwise. A failure
+    /// becomes the status, and is returned.
+    pub async fn start(&self) -> Result<SocketAddr, String> {
+        let (settings, secrets) = (self.settings(), lock(&self.secrets).clone());
+        let config = match ProxyConfig::from_settings(&settings, &secrets) {
+            Ok(config) => config,
+            Err(e) => return Err(self.fail(format!("maskgate cannot start: {e}"))),
+        };
+        let proxy = {
+            let mut slot = lock(&self.proxy);
+            match slot.as_ref() {
+                Some(proxy) => {
+                    proxy.apply(config);
+                    Arc::clone(proxy)
+                }
+                None => slot
+                    .insert(Proxy::new(config, Arc::clone(&self.journal)))
+                    .clone(),
+            }
+        };
+        let mut server = self.server.lock().await;
+        if let Some(running) = server.as_ref() {
+            if running.address == settings.listen || settings.listen.port() == 0 {
+                let address = running.address;
+                self.set_status(Status::Running { address });
+                return Ok(address);
+            }
+        }
+        if let Some(old) = server.take() {
+            old.stop(RESTART_GRACE).await;
+        }
+        let limits = ServeLimits::from_settings(&settings);
+        match proxy::start(settings.listen, proxy, limits).await {
+            Ok(running) => {
+                let address = running.address;
+                *server = Some(running);
+                tracing::info!(
+                    %address,
+                    upstream = %settings.upstream_url,
+                    "maskgate is serving; set ANTHROPIC_BASE_URL=http://{address}"
+                );
+                self.set_status(Status::Running { address });
+                Ok(address)
+            }
+            Err(e) => Err(self.fail(format!(
+                "the proxy could not listen on {}: {e}",
+                settings.listen
+            ))),
+        }
+    }
+
+    fn fail(&self, message: String) -> String {
+        self.set_status(Status::Error {
+            message: message.clone(),
+        });
+        message
+    }
+
+    /// Stops the listener; open exchanges (streams included) get up to `grace` to finish.
+    pub async fn stop(&self, grace: Duration) {
+        if let Some(server) = self.server.lock().await.take() {
+            server.stop(grace).await;
+        }
+    }
+
+    /// The one way settings change: applied to the running proxy first (refused, with
+    /// nothing changed, if they would not run), then saved. Only the change is written, so
+    /// the headless server's command-line overrides stay out of the file.
+    pub async fn update_settings(
+        &self,
+        change: impl Fn(&mut Settings),
+    ) -> Result<(), ControlError> {
+        {
+            let mut settings = lock(&self.settings);
+            let mut changed = settings.clone();
+            change(&mut changed);
+            ProxyConfig::from_settings(&changed, &lock(&self.secrets))?;
+            *settings = changed;
+        }
+        if !matches!(self.status(), Status::Paused) {
+            // A listener that cannot move to a new address shows in the status.
+            let _ = self.start().await;
+        }
+        let mut on_disk = Settings::load(&self.settings_path).map_err(ControlError::NotSaved)?;
+        change(&mut on_disk);
+        on_disk
+            .save(&self.settings_path)
+            .map_err(ControlError::NotSaved)
+    }
+
+    /// Carries out one of the page's commands; the answer is JSON for the page.
+    pub async fn run(&self, command: Command) -> Result<Value, ControlError> {
+        fn answer(value: impl Serialize) -> Result<Value, ControlError> {
+            Ok(serde_json::to_value(value).expect("views always serialize"))
+        }
+        match command {
+            Command::Status => answer(self.status()),
+            Command::Exchanges => answer(self.journal.summaries()),
+            Command::Exchange { id } => {
+                answer(self.journal.record(id).map(|r| ExchangeDetail::of(&r)))
+            }
+            Command::Catalog => answer(views::catalog(&self.settings(), &self.journal.totals())),
+            Command::SetKindEnabled { id, enabled } => {
+                self.update_settings(|s| views::set_kind_enabled(s, &id, enabled))
+                    .await?;
+                answer(())
+            }
+            Command::PreviewPattern { pattern, sample } => {
+                answer(views::preview_pattern(pattern, &sample)?)
+            }
+            Command::SaveCustomPatterns { patterns } => {
+                self.update_settings(|s| s.custom_patterns = patterns.clone())
+                    .await?;
+                answer(())
+            }
+            Command::GatewaySettings => {
+                let secrets = lock(&self.secrets).clone();
+                let mut view = GatewayView::of(
+                    &self.settings(),
+                    secrets.gateway_secret.is_some(),
+                    secrets.local_token.is_some(),
+                );
+                view.editable = matches!(self.shell, Shell::Desktop { .. });
+                answer(view)
+            }
+            Command::SaveGatewaySettings {
+                view,
+                secret,
+                local_token,
+            } => {
+                self.save_gateway_settings(view, secret.as_deref(), local_token.as_deref())
+                    .await?;
+                answer(())
+            }
+            Command::TestConnection => {
+                let proxy = self.proxy().ok_or(ControlError::NotRunning)?;
+                let upstream = Arc::clone(&proxy.config().upstream);
+                answer(check(&upstream).await)
+            }
+            Command::SetUpClaudeCode => {
+                let Status::Running { address } = self.status() else {
+                    return Err(ControlError::NotRunning);
+                };
+                let done = views::set_up_claude_code(address, self.local_token().as_deref())
+                    .map_err(ControlError::ClaudeCode)?;
+                answer(done)
+            }
+            Command::Pause => {
+                self.desktop_only("pause")?;
+                self.stop(RESTART_GRACE * 6).await;
+                self.set_status(Status::Paused);
+                answer(())
+            }
+            Command::Resume => {
+                self.desktop_only("resume")?;
+                let _ = self.start().await;
+                answer(())
+            }
+        }
+    }
+
+    fn desktop_only(&self, command: &'static str) -> Result<&dyn SecretStore, ControlError> {
+        match &self.shell {
+            Shell::Desktop { store } => Ok(store.as_ref()),
+            Shell::Headless => Err(ControlError::FixedByCommandLine(command)),
+        }
+    }
+
+    async fn save_gateway_settings(
+        &self,
+        view: GatewayView,
+        secret: Option<&str>,
+        local_token: Option<&str>,
+    ) -> Result<(), ControlError> {
+        let store = self.desktop_only("save_gateway_settings")?;
+        let listen: SocketAddr =
+            view.listen
+                .trim()
+                .parse()
+                .map_err(
+                    |e: std::net::AddrParseError| ControlError::BadListenAddress {
+                        given: view.listen.clone(),
+                        reason: e.to_string(),
+                    },
+                )?;
+        {
+            let mut secrets = lock(&self.secrets);
+            if let Some(value) = secret {
+                let value = (!value.is_empty()).then_some(value);
+                store
+                    .store_gateway_secret(value)
+                    .map_err(ControlError::SecretStore)?;
+                secrets.gateway_secret = value.map(str::to_owned);
+            }
+            if let Some(value) = local_token {
+                let value = (!value.is_empty()).then_some(value);
+                store
+                    .store_local_token(value)
+                    .map_err(ControlError::SecretStore)?;
+                secrets.local_token = value.map(str::to_owned);
+            }
+        }
+        self.update_settings(|s| {
+            s.upstream_url = view.upstream_url.trim().to_owned();
+            s.listen = listen;
+            s.gateway.auth = view.auth;
+            s.gateway.key_header = view.key_header.trim().to_owned();
+            s.gateway.basic_user = view.basic_user.clone();
+            s.gateway.anthropic_key = view.anthropic_key;
+            s.gateway.ca_file = view
+                .ca_file
+                .clone()
+                .filter(|p| !p.trim().is_empty())
+                .map(Into::into);
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn control(dir: &std::path::Path, shell: Shell) -> Arc<Control> {
+        let settings = Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            upstream_url: "http://127.0.0.1:9".into(),
+            ..Settings::default()
+        };
+        Control::new(
+            dir.join("config.toml"),
+            settings,
+            Secrets::default(),
+            shell,
+            Box::new(|_| {}),
+        )
+    }
+
+    async fn run(control: &Control, name: &str, args: Value) -> Result<Value, ControlError> {
+        control.run(Command::parse(name, args)?).await
+    }
+
+    #[test]
+    fn commands_parse_from_a_name_and_its_arguments() {
+        assert!(matches!(
+            Command::parse("exchange", json!({"id": 7})),
+            Ok(Command::Exchange { id: 7 })
+        ));
+        assert!(matches!(
+            Command::parse("status", json!({})),
+            Ok(Command::Status)
+        ));
+        for (name, args) in [
+            ("no_such_command", json!({})),
+            ("exchange", json!({"id": "seven"})),
+            ("exchange", json!({"id": 7, "extra": 1})),
+        ] {
+            let error = Command::parse(name, args).expect_err("refused");
+            assert_eq!(error.kind(), "bad_command");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_custom_pattern_switched_off_leaves_the_proxy_and_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(dir.path(), Shell::Headless);
+        control.start().await.expect("serves");
+        let pattern = json!({"name": "ticket", "regex": "TICKET-[0-9]+", "token_prefix": "TICKET"});
+        run(
+            &control,
+            "save_custom_patterns",
+            json!({"patterns": [pattern]}),
+        )
+        .await
+        .expect("saved");
+        let rules = |control: &Control| -> Vec<String> {
+            let proxy = control.proxy().expect("running");
+            let config = proxy.config();
+            config.engine.rules().iter().map(|r| r.id.clone()).collect()
+        };
+        assert!(rules(&control).contains(&"custom:ticket".to_owned()));
+        run(
+            &control,
+            "set_kind_enabled",
+            json!({"id": "custom:ticket", "enabled": false}),
+        )
+        .await
+        .expect("switched");
+        assert!(!rules(&control).contains(&"custom:ticket".to_owned()));
+        let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
+        assert!(saved.disabled_kinds.contains("custom:ticket"));
+        assert_eq!(saved.custom_patterns.len(), 1);
+        control.stop(Duration::from_secs(1)).await;
+    }
+
+    #[tokio::test]
+    async fn settings_that_would_not_run_change_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(dir.path(), Shell::Headless);
+        let bad = json!({"name": "x", "regex": "(", "token_prefix": "X"});
+        let error = run(&control, "save_custom_patterns", json!({"patterns": [bad]}))
+            .await
+            .expect_err("refused");
+        assert_eq!(error.kind(), "invalid_settings");
+        assert!(control.settings().custom_patterns.is_empty());
+        assert!(!dir.path().join("config.toml").exists());
+    }
+
+    #[tokio::test]
+    async fn the_headless_shell_keeps_its_gateway_and_its_life() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(dir.path(), Shell::Headless);
+        for name in ["pause", "resume"] {
+            let error = run(&control, name, json!({})).await.expect_err("refused");
+            assert_eq!(error.kind(), "fixed_by_command_line");
+        }
+        let view = run(&control, "gateway_settings", json!({}))
+            .await
+            .expect("view");
+        assert_eq!(view["editable"], false);
+    }
+}
