@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs all of them: formatting, lints, unit and property
 # tests, the integration tests with the real Claude Code CLI, the official SDKs, nginx as the
-# gateway and the desktop app over WebDriver; then the Debian package is built and installed.
+# gateway and the desktop app over WebDriver, a one-minute soak and a short fuzz run of every
+# target; then the Debian package is built and installed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_system
@@ -16,6 +17,7 @@ if [ -d .git ] && [ -n "$(git status --porcelain -- ui/dist)" ]; then
   git status --short -- ui/dist >&2
   exit 1
 fi
+bash "$ROOT/scripts/check-layers.sh"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked

@@ -19,6 +19,8 @@ pub mod desktop;
 pub mod headless;
 pub mod journal;
 pub mod mask;
+#[cfg(test)]
+mod properties;
 pub mod proxy;
 pub mod restore;
 pub mod settings;

@@ -8,19 +8,30 @@ use std::sync::LazyLock;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::with_all_builtins);
 
+/// Whether serde_json reads `bytes` as one JSON value, nesting limit included, but without
+/// its range check on numbers: a `Value` refuses numbers beyond `f64`, which are valid JSON
+/// and which the walk passes on untouched.
+fn is_json(bytes: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(_) => true,
+        Err(e) => {
+            e.to_string().starts_with("number out of range")
+                && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+        }
+    }
+}
+
 fuzz_target!(|body: &[u8]| {
-    let parsed = serde_json::from_slice::<serde_json::Value>(body);
+    let parsed = is_json(body);
     match mask_json(&ENGINE, body) {
         Ok((masked, _)) => {
-            assert!(parsed.is_ok(), "accepted a body serde_json refuses");
-            serde_json::from_slice::<serde_json::Value>(&masked.output)
-                .expect("masking keeps the body JSON");
+            assert!(parsed, "accepted a body serde_json refuses");
+            assert!(is_json(&masked.output), "masking keeps the body JSON");
             for entry in masked.table.entries() {
                 assert!(!entry.token.is_empty());
             }
         }
-        // serde_json also refuses numbers beyond f64 that the walk accepts; the reverse
-        // (refusing what serde_json accepts) would refuse a valid request.
-        Err(_) => assert!(parsed.is_err(), "refused a body serde_json accepts"),
+        // Refusing what serde_json accepts would refuse a valid request.
+        Err(_) => assert!(!parsed, "refused a body serde_json accepts"),
     }
 });

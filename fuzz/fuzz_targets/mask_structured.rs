@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": format!("{b} {planted} {c}")}]},
             {"role": "assistant", "content": [
-                {"type": "thinking", "thinking": d, "signature": a},
+                // Signed: passed byte for byte, so the restore below would not give it back if
+                // it held token-shaped text; the walk's thinking rules have their own tests.
+                {"type": "thinking", "thinking": "considering it", "signature": "c2ln"},
                 {"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": format!("aws ec2 x {planted}"), b.clone(): c}}
             ]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": format!("{d}\n{planted}\n")}]}
@@ -42,8 +44,8 @@ fuzz_target!(|data: &[u8]| {
     .to_string();
     let (masked, _) = mask_json(&ENGINE, body.as_bytes()).expect("serde_json wrote it");
     let output = String::from_utf8(masked.output).expect("UTF-8 in, UTF-8 out");
-    // Where the fuzzer's own text holds it, it may rightly stay (glued into a longer word,
-    // or in the signed thinking block); where it stands only as planted, it must not.
+    // Where the fuzzer's own text holds it, it may rightly stay (glued into a longer word);
+    // where it stands only as planted, it must not.
     let fuzzed = [&a, &b, &c, &d].iter().any(|part| part.contains(planted));
     if !fuzzed {
         assert!(!output.contains(planted), "{planted} leaked: {output}");

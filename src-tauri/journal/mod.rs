@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -139,41 +139,28 @@ pub enum JournalEvent {
 /// `bytes_at_most` of what they hold (masked requests and restored answers together; Claude
 /// Code sends the whole conversation again every turn, so the records of one long session
 /// could otherwise hold gigabytes). The oldest records go first.
+///
+/// Each record is shared with the exchange that writes it ([`JournalEntry`]): an exchange
+/// changes its own record under its own lock, never searching the ring.
 pub struct Journal {
-    ring: Mutex<Ring>,
+    ring: Mutex<VecDeque<Arc<Entry>>>,
     capacity: usize,
     bytes_at_most: usize,
+    /// What the records in the ring hold, in bytes.
+    held: AtomicUsize,
     next_id: AtomicU64,
     events: broadcast::Sender<JournalEvent>,
     totals: Mutex<BTreeMap<String, u64>>,
     audit: Option<AuditLog>,
 }
 
-/// The records, and the bytes of their bodies and answers.
-#[derive(Default)]
-struct Ring {
-    records: VecDeque<ExchangeRecord>,
-    bytes: usize,
-}
-
-impl Ring {
-    /// Pushes out the oldest records (never `keep`) until the ring is within its bounds;
-    /// returns their masked bodies.
-    fn trim(&mut self, capacity: usize, bytes_at_most: usize, keep: u64) -> Vec<Bytes> {
-        let mut evicted = Vec::new();
-        while self.records.len() > capacity || self.bytes > bytes_at_most {
-            let Some(oldest) = self.records.front() else {
-                break;
-            };
-            if oldest.id == keep {
-                break;
-            }
-            let oldest = self.records.pop_front().expect("looked at just now");
-            self.bytes -= oldest.held_bytes();
-            evicted.push(oldest.masked_request);
-        }
-        evicted
-    }
+/// One record, shared by the ring and its exchange.
+struct Entry {
+    id: u64,
+    record: Mutex<ExchangeRecord>,
+    /// Still in the ring: what the exchange adds counts against the journal's bound. Once
+    /// pushed out, the answer's text is no longer kept.
+    kept: AtomicBool,
 }
 
 impl ExchangeRecord {
@@ -183,18 +170,22 @@ impl ExchangeRecord {
     }
 }
 
+/// An exchange's handle on its own record.
+pub struct JournalEntry {
+    journal: Arc<Journal>,
+    entry: Arc<Entry>,
+}
+
 impl Journal {
     /// A journal of at most `capacity` records and `bytes_at_most` of their bodies and
     /// answers; final records are appended to `audit_log` (masked summaries only).
     pub fn new(capacity: usize, bytes_at_most: usize, audit_log: Option<PathBuf>) -> Journal {
         let (events, _) = broadcast::channel(1024);
         Journal {
-            ring: Mutex::new(Ring {
-                records: VecDeque::with_capacity(capacity.min(4096)),
-                bytes: 0,
-            }),
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
             capacity: capacity.max(1),
             bytes_at_most,
+            held: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             events,
             totals: Mutex::new(BTreeMap::new()),
@@ -206,10 +197,9 @@ impl Journal {
         self.events.subscribe()
     }
 
-    /// Adds a record (its `id` is assigned here). Returns the id, and the masked bodies of
-    /// the records it pushed out, whose memory can serve again. A record that is already
-    /// final (a refusal) is audited at once.
-    pub fn start(&self, mut record: ExchangeRecord) -> (u64, Vec<Bytes>) {
+    /// Adds a record (its `id` is assigned here) and returns the handle its exchange writes
+    /// through. A record that is already final (a refusal) is audited at once.
+    pub fn start(self: &Arc<Self>, mut record: ExchangeRecord) -> JournalEntry {
         record.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         record.started_unix_ms = unix_ms(SystemTime::now());
         {
@@ -218,80 +208,63 @@ impl Journal {
                 *totals.entry(kind.clone()).or_insert(0) += *n as u64;
             }
         }
-        let id = record.id;
         let summary = record.summary();
-        let evicted = {
-            let mut ring = lock(&self.ring);
-            ring.bytes += record.held_bytes();
-            ring.records.push_back(record);
-            ring.trim(self.capacity, self.bytes_at_most, id)
-        };
-        if summary.outcome != Outcome::InFlight {
-            self.write_audit(&summary);
+        self.held.fetch_add(record.held_bytes(), Ordering::Relaxed);
+        let entry = Arc::new(Entry {
+            id: record.id,
+            record: Mutex::new(record),
+            kept: AtomicBool::new(true),
+        });
+        lock(&self.ring).push_back(Arc::clone(&entry));
+        self.trim(entry.id);
+        self.published(summary);
+        JournalEntry {
+            journal: Arc::clone(self),
+            entry,
         }
-        let _ = self.events.send(JournalEvent::Record(summary));
-        (id, evicted)
     }
 
-    /// Changes a record and tells listeners; writes the audit line once it is final.
-    pub fn update(&self, id: u64, change: impl FnOnce(&mut ExchangeRecord)) {
-        let summary = {
-            let mut ring = lock(&self.ring);
-            let Some(record) = ring.records.iter_mut().rev().find(|r| r.id == id) else {
-                return;
-            };
-            change(record);
-            record.summary()
+    /// Pushes out the oldest records (never `keep`) until the ring is within its bounds.
+    /// Their memory (masked bodies included, back to their pool) goes with their last holder.
+    fn trim(&self, keep: u64) {
+        let over = |ring: &VecDeque<Arc<Entry>>| {
+            ring.len() > self.capacity || self.held.load(Ordering::Relaxed) > self.bytes_at_most
         };
-        if summary.outcome != Outcome::InFlight {
-            self.write_audit(&summary);
-        }
-        let _ = self.events.send(JournalEvent::Record(summary));
-    }
-
-    /// Adds a piece of the answer as sent to the client: counted, kept (up to
-    /// [`RESPONSE_KEEP`] bytes, within the journal's byte bound) and passed to live
-    /// listeners — without a full record update.
-    pub fn response_chunk(&self, id: u64, sent: &[u8]) {
-        let text = String::from_utf8_lossy(sent).into_owned();
-        {
-            let mut ring = lock(&self.ring);
-            let mut added = 0;
-            if let Some(r) = ring.records.iter_mut().rev().find(|r| r.id == id) {
-                r.response_bytes += sent.len();
-                let room = RESPONSE_KEEP.saturating_sub(r.response.len());
-                let cut = (0..=room.min(text.len()))
-                    .rev()
-                    .find(|&i| text.is_char_boundary(i))
-                    .unwrap_or(0);
-                r.response.push_str(&text[..cut]);
-                added = cut;
+        let mut ring = lock(&self.ring);
+        while over(&ring) {
+            match ring.front() {
+                Some(oldest) if oldest.id != keep => {}
+                _ => break,
             }
-            ring.bytes += added;
-            ring.trim(self.capacity, self.bytes_at_most, id);
+            let oldest = ring.pop_front().expect("looked at just now");
+            let record = lock(&oldest.record);
+            oldest.kept.store(false, Ordering::Relaxed);
+            self.held.fetch_sub(record.held_bytes(), Ordering::Relaxed);
         }
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(JournalEvent::ResponseChunk { id, text });
+    }
+
+    /// Tells listeners of a change; writes the audit line once the record is final.
+    fn published(&self, summary: RecordSummary) {
+        if summary.outcome != Outcome::InFlight {
+            self.write_audit(&summary);
         }
+        let _ = self.events.send(JournalEvent::Record(summary));
     }
 
     /// The newest records first, masked summaries only.
     pub fn summaries(&self) -> Vec<RecordSummary> {
-        lock(&self.ring)
-            .records
-            .iter()
-            .rev()
-            .map(ExchangeRecord::summary)
-            .collect()
+        let entries: Vec<Arc<Entry>> = lock(&self.ring).iter().rev().cloned().collect();
+        entries.iter().map(|e| lock(&e.record).summary()).collect()
     }
 
     pub fn record(&self, id: u64) -> Option<ExchangeRecord> {
-        lock(&self.ring)
-            .records
+        let entry = lock(&self.ring)
             .iter()
             .rev()
-            .find(|r| r.id == id)
-            .cloned()
+            .find(|e| e.id == id)
+            .cloned()?;
+        let record = lock(&entry.record).clone();
+        Some(record)
     }
 
     /// Identifiers masked per rule id since start.
@@ -302,6 +275,77 @@ impl Journal {
     fn write_audit(&self, summary: &RecordSummary) {
         if let Some(audit) = &self.audit {
             audit.append(summary);
+        }
+    }
+}
+
+impl JournalEntry {
+    pub fn id(&self) -> u64 {
+        self.entry.id
+    }
+
+    /// Changes the record and tells listeners; writes the audit line once it is final.
+    pub fn update(&self, change: impl FnOnce(&mut ExchangeRecord)) {
+        let summary = {
+            let mut record = lock(&self.entry.record);
+            let before = record.held_bytes();
+            change(&mut record);
+            self.account(before, record.held_bytes());
+            record.summary()
+        };
+        self.journal.trim(self.entry.id);
+        self.journal.published(summary);
+    }
+
+    /// Adds a piece of the answer as sent to the client: counted, kept (up to
+    /// [`RESPONSE_KEEP`] bytes, within the journal's byte bound, while the record is in the
+    /// ring) and passed to live listeners — without a full record update.
+    pub fn response_chunk(&self, sent: &[u8]) {
+        let text = String::from_utf8_lossy(sent).into_owned();
+        let grew = {
+            let mut record = lock(&self.entry.record);
+            record.response_bytes += sent.len();
+            let kept = self.entry.kept.load(Ordering::Relaxed);
+            let room = if kept {
+                RESPONSE_KEEP.saturating_sub(record.response.len())
+            } else {
+                0
+            };
+            let cut = (0..=room.min(text.len()))
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            record.response.push_str(&text[..cut]);
+            if cut > 0 {
+                self.journal.held.fetch_add(cut, Ordering::Relaxed);
+            }
+            cut > 0
+        };
+        if grew && self.journal.held.load(Ordering::Relaxed) > self.journal.bytes_at_most {
+            self.journal.trim(self.entry.id);
+        }
+        if self.journal.events.receiver_count() > 0 {
+            let id = self.entry.id;
+            let _ = self
+                .journal
+                .events
+                .send(JournalEvent::ResponseChunk { id, text });
+        }
+    }
+
+    /// Counts a change in the record's size, while it is in the ring (called under its lock).
+    fn account(&self, before: usize, after: usize) {
+        if !self.entry.kept.load(Ordering::Relaxed) {
+            return;
+        }
+        if after >= before {
+            self.journal
+                .held
+                .fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.journal
+                .held
+                .fetch_sub(before - after, Ordering::Relaxed);
         }
     }
 }
@@ -420,9 +464,13 @@ mod tests {
 
     const MIB: usize = 1 << 20;
 
+    fn new_journal(capacity: usize, bytes: usize, audit: Option<PathBuf>) -> Arc<Journal> {
+        Arc::new(Journal::new(capacity, bytes, audit))
+    }
+
     #[test]
     fn ring_keeps_the_newest_and_totals_count_everything() {
-        let journal = Journal::new(2, MIB, None);
+        let journal = new_journal(2, MIB, None);
         for n in 0..3 {
             let mut record = ExchangeRecord::new("POST", "/v1/messages");
             record.counts.insert("vpc".into(), n + 1);
@@ -434,59 +482,61 @@ mod tests {
     }
 
     #[test]
-    fn masked_bodies_past_the_byte_limit_push_out_the_oldest_and_come_back() {
-        let journal = Journal::new(100, 3 * MIB, None);
-        let body = MIB + 1;
-        let mut evicted = Vec::new();
+    fn masked_bodies_past_the_byte_limit_push_out_the_oldest() {
+        let journal = new_journal(100, 3 * MIB, None);
         for n in 0..4 {
             let mut record = ExchangeRecord::new("POST", "/v1/messages");
-            record.masked_request = Bytes::from(vec![b'0' + n; body]);
-            evicted.extend(journal.start(record).1);
+            record.masked_request = Bytes::from(vec![b'0' + n; MIB + 1]);
+            journal.start(record);
         }
         let ids: Vec<u64> = journal.summaries().iter().map(|s| s.id).collect();
         assert_eq!(ids, [4, 3]);
-        assert_eq!(evicted.len(), 2);
-        assert!(evicted[0].iter().all(|&b| b == b'0'));
-        assert!(evicted[1].iter().all(|&b| b == b'1'));
+        assert_eq!(journal.held.load(Ordering::Relaxed), 2 * (MIB + 1));
     }
 
     #[test]
     fn answers_count_against_the_same_byte_bound() {
-        let journal = Journal::new(10_000, 4 * RESPONSE_KEEP, None);
+        let journal = new_journal(10_000, 4 * RESPONSE_KEEP, None);
         let answer = "x".repeat(RESPONSE_KEEP + 100);
         for _ in 0..50 {
-            let (id, _) = journal.start(ExchangeRecord::new("POST", "/v1/messages"));
-            journal.response_chunk(id, answer.as_bytes());
+            journal
+                .start(ExchangeRecord::new("POST", "/v1/messages"))
+                .response_chunk(answer.as_bytes());
         }
-        let held = lock(&journal.ring).bytes;
+        let held = journal.held.load(Ordering::Relaxed);
         let counted: usize = lock(&journal.ring)
-            .records
             .iter()
-            .map(ExchangeRecord::held_bytes)
+            .map(|e| lock(&e.record).held_bytes())
             .sum();
         assert_eq!(held, counted);
         assert!(held <= 4 * RESPONSE_KEEP, "{held}");
         assert_eq!(journal.summaries().len(), 4);
-        // The answer still arriving is never pushed out by its own bytes.
-        let small = Journal::new(10, 10, None);
-        let (id, _) = small.start(ExchangeRecord::new("POST", "/v1/messages"));
-        small.response_chunk(id, b"longer than ten bytes");
-        assert!(small.record(id).is_some());
+        // The answer still arriving is never pushed out by its own bytes; once pushed out by
+        // others, what it adds is counted in the record but not kept.
+        let small = new_journal(10, 10, None);
+        let first = small.start(ExchangeRecord::new("POST", "/v1/messages"));
+        first.response_chunk(b"longer than ten bytes");
+        assert!(small.record(first.id()).is_some());
+        let second = small.start(ExchangeRecord::new("POST", "/v1/messages"));
+        assert!(small.record(first.id()).is_none());
+        first.response_chunk(b"more");
+        assert_eq!(small.held.load(Ordering::Relaxed), 0);
+        drop(second);
     }
 
     #[test]
     fn audit_log_gets_final_records_and_refusals_without_originals() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.jsonl");
-        let journal = Journal::new(8, MIB, Some(path.clone()));
+        let journal = new_journal(8, MIB, Some(path.clone()));
         let mut record = ExchangeRecord::new("POST", "/v1/messages");
         record.tokens = Arc::from(vec![TokenEntry {
             token: "VPC_001".into(),
             original: "vpc-0123abcd".into(),
             kind: "vpc".into(),
         }]);
-        let (id, _) = journal.start(record);
-        journal.update(id, |r| {
+        let entry = journal.start(record);
+        entry.update(|r| {
             r.outcome = Outcome::Completed;
             r.status = Some(200);
             r.response = "in vpc-0123abcd".into();
@@ -496,6 +546,7 @@ mod tests {
         refused.status = Some(400);
         refused.error = Some("maskgate: request refused: not JSON".into());
         journal.start(refused);
+        drop(entry);
         drop(journal);
         let audit = std::fs::read_to_string(path).expect("audit written");
         let lines: Vec<&str> = audit.lines().collect();

@@ -6,8 +6,6 @@ pub mod catalog;
 pub mod engine;
 mod json_strings;
 mod percent;
-#[cfg(test)]
-mod properties;
 pub mod request;
 mod scan;
 pub mod tokens;

@@ -1,11 +1,12 @@
 //! Buffers kept from one request to the next, for request bodies and masked outputs: a
 //! megabyte of fresh memory costs the kernel 256 page faults, which on a virtual machine
 //! take longer than writing the megabyte. A body's buffer returns to the pool as soon as the
-//! body is masked or refused; an output's memory returns when the journal lets go of the
-//! masked body. What a buffer held is never read again: each use clears it first.
+//! body is masked or refused; a masked output is shared as [`Bytes`] whose memory returns
+//! by itself when its last holder (the upstream request, the journal) lets go. What a buffer
+//! held is never read again: each use clears it first.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use bytes::Bytes;
 
@@ -19,7 +20,7 @@ const KEEP_AT_MOST: usize = 4 << 20;
 
 /// Buffers kept for the next requests.
 #[derive(Default)]
-pub struct BufferPool(Mutex<Vec<Vec<u8>>>);
+pub struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
 
 impl BufferPool {
     /// An empty buffer with room for `at_least` bytes: the smallest kept one that has the
@@ -40,38 +41,61 @@ impl BufferPool {
     }
 
     /// An empty buffer for a request body of `at_least` bytes, back to this pool when dropped.
-    pub fn take_for_body(&self, at_least: usize) -> BodyBuffer<'_> {
+    pub fn take_for_body(&self, at_least: usize) -> BodyBuffer {
         BodyBuffer {
             bytes: self.take(at_least),
-            pool: self,
+            pool: Arc::clone(&self.0),
         }
     }
 
-    /// Keeps the memory of `bytes` when nothing else holds it.
-    pub fn give(&self, bytes: Bytes) {
-        if let Ok(unique) = bytes.try_into_mut() {
-            self.keep(Vec::from(unique));
-        }
+    /// `buffer` as shared bytes whose memory comes back to this pool once the last holder
+    /// drops them.
+    pub fn share(&self, buffer: Vec<u8>) -> Bytes {
+        Bytes::from_owner(Shared {
+            bytes: buffer,
+            pool: Arc::downgrade(&self.0),
+        })
     }
+}
 
-    fn keep(&self, buffer: Vec<u8>) {
-        if buffer.capacity() == 0 || buffer.capacity() > KEEP_AT_MOST {
-            return;
-        }
-        let mut pooled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if pooled.len() < POOLED_AT_MOST {
-            pooled.push(buffer);
+fn keep(pool: &Mutex<Vec<Vec<u8>>>, buffer: Vec<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > KEEP_AT_MOST {
+        return;
+    }
+    let mut pooled = pool.lock().unwrap_or_else(PoisonError::into_inner);
+    if pooled.len() < POOLED_AT_MOST {
+        pooled.push(buffer);
+    }
+}
+
+/// A buffer shared as [`Bytes`] that goes back to its pool (if the pool still exists) when
+/// the last holder drops it.
+struct Shared {
+    bytes: Vec<u8>,
+    pool: Weak<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.upgrade() {
+            keep(&pool, std::mem::take(&mut self.bytes));
         }
     }
 }
 
 /// One request body, in a buffer of the pool.
-pub struct BodyBuffer<'p> {
+pub struct BodyBuffer {
     bytes: Vec<u8>,
-    pool: &'p BufferPool,
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
-impl Deref for BodyBuffer<'_> {
+impl Deref for BodyBuffer {
     type Target = Vec<u8>;
 
     fn deref(&self) -> &Vec<u8> {
@@ -79,15 +103,15 @@ impl Deref for BodyBuffer<'_> {
     }
 }
 
-impl DerefMut for BodyBuffer<'_> {
+impl DerefMut for BodyBuffer {
     fn deref_mut(&mut self) -> &mut Vec<u8> {
         &mut self.bytes
     }
 }
 
-impl Drop for BodyBuffer<'_> {
+impl Drop for BodyBuffer {
     fn drop(&mut self) {
-        self.pool.keep(std::mem::take(&mut self.bytes));
+        keep(&self.pool, std::mem::take(&mut self.bytes));
     }
 }
 
@@ -108,14 +132,14 @@ mod tests {
     }
 
     #[test]
-    fn memory_given_back_as_bytes_is_kept_only_when_nothing_else_holds_it() {
+    fn shared_memory_comes_back_once_the_last_holder_lets_go() {
         let pool = BufferPool::default();
-        let output = Bytes::from(b"masked body".to_vec());
+        let output = pool.share(b"masked body".to_vec());
         let memory = output.as_ptr();
         let held_elsewhere = output.clone();
-        pool.give(output);
+        drop(output);
         assert!(pool.0.lock().expect("pool").is_empty());
-        pool.give(held_elsewhere);
+        drop(held_elsewhere);
         let again = pool.take(0);
         assert!(again.is_empty());
         assert_eq!(again.as_ptr(), memory);
@@ -125,7 +149,7 @@ mod tests {
     fn the_smallest_buffer_with_room_is_taken_else_the_largest() {
         let pool = BufferPool::default();
         for size in [100, 1000, 10_000] {
-            pool.keep(Vec::with_capacity(size));
+            keep(&pool.0, Vec::with_capacity(size));
         }
         assert_eq!(pool.take(500).capacity(), 1000);
         assert!(pool.take(50_000).capacity() >= 50_000);

@@ -7,6 +7,7 @@
 pub mod body;
 mod buffers;
 pub mod errors;
+mod exchange;
 pub mod guard;
 pub mod health;
 pub mod listener;

@@ -1,30 +1,19 @@
-//! The HTTP side: one handler for every path. Each exchange runs the same phases —
-//! guard → read and mask the body → forward → restore the answer as it streams → journal.
-//! The only state that crosses phases (token table, SSE restorer, journal tap) lives in the
-//! exchange itself; settings are one snapshot loaded at the start of the request.
+//! The HTTP side: maskgate's own routes under `/_maskgate/`, every other path forwarded, all
+//! of them behind the guard. The handler is the list of an exchange's phases; what each phase
+//! does, and what crosses between them, lives in [`Exchange`](super::exchange::Exchange).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
-use futures_util::stream::{BoxStream, StreamExt};
 
-use super::body::{read_limited, BodyError};
-use super::buffers::{BodyBuffer, BufferPool};
-use super::errors::ApiError;
-use super::upstream::{error_chain, Upstream};
+use super::exchange::{masked_path, refuse, Exchange};
 use super::{health, Proxy};
-use crate::journal::{ExchangeRecord, Failure, Journal, Outcome};
-use crate::mask::{mask_json_into, mask_text, Engine, TokenTable};
-use crate::restore::{restore_json_body, Restorer, SseRestorer};
+use crate::journal::ExchangeRecord;
 
 /// The proxy's routes: maskgate's own under `/_maskgate/`, everything else forwarded; all of
 /// them behind the guard.
@@ -55,385 +44,25 @@ async fn guard(
     }
 }
 
-/// The URL's path and query as the journal may show them, masked; and whether they were
-/// free of identifiers (the only form in which they may be forwarded).
-fn masked_path(engine: &Engine, uri: &Uri) -> (String, bool) {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let masked = mask_text(engine, path);
-    let clean = masked.table.is_empty();
-    (masked.output, clean)
-}
-
+/// One exchange: path → body → mask → forward → answer.
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
-    let config = proxy.config();
-    let started = Instant::now();
-    let (parts, body_stream) = request.into_parts();
-    let (path, path_clean) = masked_path(&config.engine, &parts.uri);
-    let mut record = ExchangeRecord::new(parts.method.as_str(), &path);
-    let journal = proxy.journal();
-    if !path_clean {
-        let refusal = ApiError::unmaskable(
-            "the URL's path or query holds an identifier, and maskgate does not forward one",
-        );
-        return refuse(journal, record, refusal);
+    let (parts, body) = request.into_parts();
+    let mut exchange = Exchange::begin(&proxy, parts.method.as_str(), &parts.uri);
+    if let Err(refusal) = exchange.check_path() {
+        return exchange.refuse(refusal);
     }
-
-    let read = read_body(
-        &parts.headers,
-        body_stream,
-        config.max_body_bytes,
-        proxy.buffers(),
-    );
-    let body = match tokio::time::timeout(config.body_timeout, read).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(refusal)) => return refuse(journal, record, refusal),
-        Err(_) => return refuse(journal, record, ApiError::body_timeout(config.body_timeout)),
-    };
-    record.request_bytes = body.len();
-    let (outgoing, table) = if body.is_empty() {
-        (Bytes::new(), TokenTable::default())
-    } else {
-        match mask_json_into(&config.engine, &body, proxy.buffers().take(body.len())) {
-            Ok((masked, facts)) => {
-                record.model = facts.model;
-                record.streaming = facts.stream;
-                record.counts = masked.counts;
-                (Bytes::from(masked.output), masked.table)
-            }
-            Err(e) => return refuse(journal, record, ApiError::unmaskable(e)),
-        }
-    };
-    drop(body);
-    record.masked_request = outgoing.clone();
-    record.tokens = Arc::from(table.entries());
-    let (id, evicted) = journal.start(record);
-    for masked_body in evicted {
-        proxy.buffers().give(masked_body);
-    }
-    // The restorer's automaton (≈ 65 µs for 80 tokens) is built while the upstream thinks;
-    // with no tokens there is nothing to build.
-    let restorer =
-        (!table.is_empty()).then(|| tokio::task::spawn_blocking(move || Restorer::new(&table)));
-
-    let upstream = Arc::clone(&config.upstream);
-    let answer = match upstream
-        .send(parts.method, &path, &parts.headers, outgoing)
-        .await
-    {
-        Ok(answer) => answer,
-        Err(error) => {
-            tracing::warn!(id, upstream = %upstream.display_name, error = %error.message, "forward failed");
-            journal.update(id, |r| {
-                r.outcome = Outcome::Failed;
-                r.status = Some(error.status.as_u16());
-                r.latency = Some(started.elapsed());
-                r.error = Some(error.message.clone());
-                r.failure = Some(Failure::Unreachable);
-            });
-            return error.into_response();
-        }
-    };
-    let tap = Tap {
-        journal: Arc::clone(journal),
-        id,
-        started,
-        finished: false,
-    };
-    let restorer = match restorer {
-        // Never cancelled: an error here is a panic in Restorer::new, passed on as if inline.
-        Some(building) => building
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
-        None => Restorer::new(&TokenTable::default()),
-    };
-    respond(answer, Arc::new(restorer), &upstream, tap).await
-}
-
-/// Reads the whole request body within the size limit into a buffer of `buffers`;
-/// compressed bodies are refused since they could not be scanned.
-async fn read_body<'p>(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    buffers: &'p BufferPool,
-) -> Result<BodyBuffer<'p>, ApiError> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .map(HeaderValue::as_bytes);
-    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case(b"identity")) {
-        return Err(ApiError::unmaskable(
-            "compressed request bodies (Content-Encoding) cannot be scanned",
-        ));
-    }
-    // A length past the limit is refused once the body has been read on for a while (see
-    // `body`), so that the client reads the answer.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    // Room grows with the bytes that arrive: a declared length is a promise, and many slow
-    // clients promising the limit must not reserve it up front.
-    let mut buffer = buffers.take_for_body(declared.unwrap_or(0).min(RESERVED_AT_MOST));
-    match read_limited(body, limit, &mut buffer).await {
-        Ok(()) => Ok(buffer),
-        Err(BodyError::TooLarge { .. }) => Err(ApiError::too_large(limit)),
-        Err(BodyError::OutOfMemory) => Err(ApiError::out_of_memory()),
-        Err(broken @ BodyError::Broken(_)) => Err(ApiError::unmaskable(broken)),
-    }
-}
-
-/// A request body's buffer is made this large at most before its bytes arrive.
-const RESERVED_AT_MOST: usize = 256 * 1024;
-
-fn refuse(journal: &Journal, mut record: ExchangeRecord, refusal: ApiError) -> Response {
-    tracing::warn!(path = %record.path, reason = %refusal.message, "request refused");
-    record.outcome = Outcome::Refused;
-    record.status = Some(refusal.status.as_u16());
-    record.error = Some(refusal.message.clone());
-    record.failure = Some(Failure::Refused);
-    journal.start(record);
-    refusal.into_response()
-}
-
-/// Response headers that must not be passed on: hop-by-hop, and the length, which changes
-/// when tokens are restored.
-const DROPPED_RESPONSE_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "trailer",
-    "content-length",
-    "content-encoding",
-];
-
-async fn respond(
-    answer: reqwest::Response,
-    restorer: Arc<Restorer>,
-    upstream: &Upstream,
-    mut tap: Tap,
-) -> Response {
-    let status = answer.status();
-    let mut headers = HeaderMap::with_capacity(answer.headers().len());
-    for (name, value) in answer.headers() {
-        if !DROPPED_RESPONSE_HEADERS.contains(&name.as_str()) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    tap.journal.update(tap.id, |r| {
-        r.status = Some(status.as_u16());
-        r.first_byte = Some(tap.started.elapsed());
-    });
-
-    if content_type.starts_with("text/event-stream") {
-        let sse = Some(SseRestorer::new(restorer));
-        return (
-            status,
-            headers,
-            Body::from_stream(tapped_stream(answer, sse, tap)),
-        )
-            .into_response();
-    }
-    if !content_type.contains("json") && status.is_success() {
-        // Files and other non-JSON answers hold no text to restore: passed on as they stream.
-        return (
-            status,
-            headers,
-            Body::from_stream(tapped_stream(answer, None, tap)),
-        )
-            .into_response();
-    }
-    let body = match answer.bytes().await {
+    let body = match exchange.read(&parts.headers, body).await {
         Ok(body) => body,
-        Err(e) => {
-            let error = upstream.describe(&e);
-            tap.finish(
-                Outcome::Failed,
-                Some((Failure::StreamCut, error.message.clone())),
-            );
-            return error.into_response();
-        }
+        Err(refusal) => return exchange.refuse(refusal),
     };
-    if !status.is_success() && !is_anthropic_error(&body) {
-        let error = ApiError::from_gateway(
-            status,
-            &upstream.display_name,
-            &error_detail(&body),
-            upstream.is_gateway,
-        );
-        tap.record_text(&serde_json::to_vec(&error.body()).unwrap_or_default());
-        let failure = if upstream.is_gateway && matches!(status.as_u16(), 401 | 403) {
-            Failure::GatewayRejected
-        } else {
-            Failure::UpstreamError
-        };
-        tap.finish(Outcome::Completed, Some((failure, error.message.clone())));
-        let mut response = error.into_response();
-        if let Some(retry_after) = headers.get(header::RETRY_AFTER) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after.clone());
-        }
-        return response;
-    }
-    let body = restore_json_body(&restorer, &body).map_or(body, Bytes::from);
-    tap.record_text(&body);
-    tap.finish(Outcome::Completed, None);
-    (status, headers, body).into_response()
-}
-
-/// The answer passed on as it streams — restored event by event when `sse` is given.
-/// An upstream failure mid-stream becomes an SSE `error` event, so the client learns why the
-/// stream ended.
-fn tapped_stream(
-    answer: reqwest::Response,
-    sse: Option<SseRestorer>,
-    tap: Tap,
-) -> BoxStream<'static, Result<Bytes, std::convert::Infallible>> {
-    let state = StreamState {
-        upstream: answer.bytes_stream().boxed(),
-        sse,
-        tap,
-        ended: false,
+    let masked = exchange.mask(&body);
+    drop(body);
+    let masked = match masked {
+        Ok(masked) => masked,
+        Err(refusal) => return exchange.refuse(refusal),
     };
-    futures_util::stream::unfold(state, |mut state| async move {
-        while !state.ended {
-            let next = state.upstream.next().await;
-            let out: Vec<u8> = match (next, &mut state.sse) {
-                (Some(Ok(chunk)), None) => chunk.to_vec(),
-                (Some(Ok(chunk)), Some(sse)) => match sse.push(&chunk) {
-                    Ok(out) => out,
-                    Err(e) => state.end(Some(format!("the answer could not be passed on: {e}"))),
-                },
-                (Some(Err(e)), _) => state.end(Some(format!(
-                    "the upstream stream broke off: {}",
-                    error_chain(&e)
-                ))),
-                (None, _) => state.end(None),
-            };
-            if !state.ended {
-                state.tap.sent(&out, state.sse.is_some());
-            }
-            if !out.is_empty() {
-                return Some((Ok(Bytes::from(out)), state));
-            }
-        }
-        None
-    })
-    .boxed()
-}
-
-/// What an answer's stream holds between chunks.
-struct StreamState {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
-    sse: Option<SseRestorer>,
-    tap: Tap,
-    ended: bool,
-}
-
-impl StreamState {
-    /// The stream's last bytes: for SSE, the held tails and, when it was `cut` or did not
-    /// end as the API ends a stream, one error event. The journal learns how it ended.
-    fn end(&mut self, cut: Option<String>) -> Vec<u8> {
-        self.ended = true;
-        let out = match &mut self.sse {
-            Some(sse) => sse.finish(cut.as_deref()),
-            None => Vec::new(),
-        };
-        self.tap.sent(&out, self.sse.is_some());
-        match cut {
-            Some(reason) => self.tap.finish(
-                Outcome::Failed,
-                Some((Failure::StreamCut, format!("maskgate: {reason}"))),
-            ),
-            None => self.tap.finish(Outcome::Completed, None),
-        }
-        out
-    }
-}
-
-fn is_anthropic_error(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
-        v.get("type").and_then(|t| t.as_str()) == Some("error") && v.get("error").is_some()
-    })
-}
-
-/// The gateway's own words: Kong's `{"message": …}`, or the start of a text/HTML body.
-fn error_detail(body: &[u8]) -> String {
-    let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
-    if let Some(message) = parsed
-        .as_ref()
-        .and_then(|v| v.get("message"))
-        .and_then(|m| m.as_str())
-    {
-        return message.to_owned();
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.is_empty() {
-        return "no details given".to_owned();
-    }
-    text.chars().take(200).collect()
-}
-
-/// The journal's view of one answer as it is passed on.
-struct Tap {
-    journal: Arc<Journal>,
-    id: u64,
-    started: Instant,
-    finished: bool,
-}
-
-impl Tap {
-    /// Notes what the client was sent; keeps it as text (restored: memory only) when `text`.
-    fn sent(&self, sent: &[u8], text: bool) {
-        if sent.is_empty() {
-            return;
-        }
-        if !text {
-            self.journal
-                .update(self.id, |r| r.response_bytes += sent.len());
-            return;
-        }
-        self.record_text(sent);
-    }
-
-    fn record_text(&self, sent: &[u8]) {
-        self.journal.response_chunk(self.id, sent);
-    }
-
-    fn finish(&mut self, outcome: Outcome, failure: Option<(Failure, String)>) {
-        self.finished = true;
-        let latency = self.started.elapsed();
-        self.journal.update(self.id, |r| {
-            r.outcome = outcome;
-            r.latency = Some(latency);
-            (r.failure, r.error) = failure.unzip();
-            tracing::info!(
-                id = r.id,
-                path = %r.path,
-                status = r.status,
-                masked = r.counts.values().sum::<usize>(),
-                ms = latency.as_millis() as u64,
-                "exchange"
-            );
-        });
-    }
-}
-
-impl Drop for Tap {
-    fn drop(&mut self) {
-        if !self.finished {
-            let gone = "the client closed the connection before the answer ended";
-            self.finish(
-                Outcome::Failed,
-                Some((Failure::ClientGone, gone.to_owned())),
-            );
-        }
+    match exchange.forward(parts, masked).await {
+        Ok((forwarded, answer, restorer)) => forwarded.respond(answer, restorer).await,
+        Err(failed) => failed,
     }
 }

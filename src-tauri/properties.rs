@@ -1,12 +1,13 @@
-//! Properties of masking as a whole, over generated inputs: masking then restoring gives the
+//! Properties of masking and restoring together, over generated inputs (here, where both
+//! are visible: `mask` itself uses nothing else of ours): masking then restoring gives the
 //! input back (text, and JSON bodies byte for byte), no original survives, and a
 //! conversation's masked prefix never changes as turns are added (unless a new turn reveals
 //! a word of the prefix to be an identifier).
 
 use proptest::prelude::*;
 
-use super::engine::{Scratch, SharedScan, KEY_END, STRING_END, TOKEN_TEXT_KIND};
-use super::{mask_json, mask_text, Engine};
+use crate::mask::engine::{Scratch, SharedScan, KEY_END, STRING_END, TOKEN_TEXT_KIND};
+use crate::mask::{mask_json, mask_text, Engine};
 use crate::restore::{Escaping, Restorer};
 
 /// Identifiers of several kinds and words that sit next to them in real text.
