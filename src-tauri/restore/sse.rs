@@ -84,7 +84,11 @@ impl SseRestorer {
     /// Anthropic `error` event saying why.
     pub fn finish(&mut self, cut: Option<&str>) -> Vec<u8> {
         let mut out = Vec::new();
-        self.events = EventSplitter::default();
+        let events = std::mem::take(&mut self.events);
+        if events.ends_at_cr {
+            // A whole event, ended by a CR: no LF came after it.
+            self.process_event(&events.buffer, &mut out);
+        }
         self.flush_all(&mut out);
         let reason = match cut {
             Some(reason) => Some(reason.to_owned()),
@@ -246,6 +250,8 @@ struct EventSplitter {
     line_start: usize,
     /// The last line ended with a CR: an LF right after it belongs to that line end.
     after_cr: bool,
+    /// The buffer ends with a whole event whose blank line is a lone CR so far.
+    ends_at_cr: bool,
     /// One event's bytes, kept between events.
     scratch: Vec<u8>,
 }
@@ -264,12 +270,21 @@ impl EventSplitter {
                 self.line_start = p + 1;
                 continue;
             }
-            self.after_cr = byte == b'\r';
             let empty = p == self.line_start;
+            if empty && byte == b'\r' && p + 1 == self.buffer.len() {
+                // The event ends here, unless an LF follows in the next chunk and ends it one
+                // byte later: wait for that byte (or the stream's end), so that where an event
+                // ends never depends on how the stream was cut.
+                self.scanned = p;
+                self.ends_at_cr = true;
+                return None;
+            }
+            self.after_cr = byte == b'\r';
             self.line_start = p + 1;
             if !empty {
                 continue;
             }
+            self.ends_at_cr = false;
             if self.after_cr && self.buffer.get(p + 1) == Some(&b'\n') {
                 // The blank line's own CRLF, whole: the event ends after it.
                 self.after_cr = false;
@@ -396,6 +411,10 @@ mod tests {
                 out.extend(sse.push(byte).expect("small events"));
             }
             out.extend(sse.finish(None));
+            let mut whole = SseRestorer::new(restorer());
+            let mut at_once = whole.push(input.as_bytes()).expect("small events");
+            at_once.extend(whole.finish(None));
+            assert_eq!(out, at_once, "the same bytes however the stream is cut");
             let text: String = events(&out)
                 .iter()
                 .filter_map(|e| e["delta"]["text"].as_str().map(str::to_owned))
