@@ -27,6 +27,6 @@ for target in mask_json mask_structured restore_sse restore_json; do
     echo "fuzz: $target failed (the input is in fuzz/artifacts/$target)" >&2
     exit 1
   fi
-  grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+  grep -E '(DONE|^Done [0-9]+ runs|^stat::number_of_executed_units|^stat::peak_rss_mb)' "$log" || true
   rm -rf "$work" "$log"
 done

@@ -21,4 +21,6 @@ bash "$ROOT/scripts/check-layers.sh"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
+# A short run of every fuzz target from its committed corpus (the long run: scripts/fuzz.sh 14400).
+bash "$ROOT/scripts/fuzz.sh" 60
 bash "$ROOT/scripts/check-deb.sh"
