@@ -6,7 +6,8 @@
 
 use proptest::prelude::*;
 
-use crate::mask::engine::{Scratch, SharedScan, KEY_END, STRING_END, TOKEN_TEXT_KIND};
+use crate::mask::engine::{Scratch, SharedScan, TOKEN_TEXT_KIND};
+use crate::mask::walk_text::{KEY_END, STRING_END};
 use crate::mask::{mask_json, mask_text, Engine};
 use crate::restore::{Escaping, Restorer};
 

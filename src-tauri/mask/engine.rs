@@ -17,20 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::byte_sets::TRIGGERS;
 use super::catalog::{Hit, Kind, CATALOG};
-
-/// Ends each string value of a text that holds many (a request's walk text). No identifier
-/// holds it, but context reaches across it.
-pub const STRING_END: char = '\0';
-
-/// Ends each JSON key in a request's walk text, so that a label knows it is a key and names
-/// the value in the next string (`{"OwnerId": "…"}`), unlike a text that merely ends with
-/// the word.
-pub const KEY_END: char = '\u{1}';
-
-/// Whether `c` ends a string of a walk text.
-pub fn ends_string(c: char) -> bool {
-    c == STRING_END || c == KEY_END
-}
+use super::walk_text::{ends_string, KEY_END, STRING_END};
 
 /// A user-defined pattern that behaves like a built-in kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

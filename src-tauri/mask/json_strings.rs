@@ -1,9 +1,8 @@
 //! One pass over a JSON body: it checks the body as serde_json would (the grammar, string
 //! escapes, nesting depth; a property test holds the two in step, and a refusal carries
 //! serde_json's own error, computed only then), and finds the string literals: where each one
-//! stands, which part of the request it belongs to, and its decoded text. Then the text the
-//! engine scans: the maskable strings in walk order, each followed by a NUL, so that one scan
-//! and one sweep cover the whole request.
+//! stands, which part of the request it belongs to, whether it is in a signed thinking block,
+//! and its decoded text. `walk_text` lays the maskable ones out for the engine.
 //!
 //! Each escape leaves a mark (decoded offset, raw offset) after it, so a span of decoded text
 //! maps back to the raw bytes it came from by one binary search.
@@ -11,7 +10,6 @@
 use std::ops::Range;
 
 use super::byte_sets::QUOTE_OR_BACKSLASH;
-use super::engine::{KEY_END, STRING_END};
 
 /// Top-level facts of a request body that the journal shows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,7 +22,7 @@ pub struct BodyFacts {
 
 /// Where a top-level member sits in prompt-cache order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Section {
+pub(super) enum Section {
     Tools,
     System,
     Messages,
@@ -69,17 +67,6 @@ pub struct JsonStrings<'b> {
     marks: Vec<(usize, usize)>,
 }
 
-/// The maskable strings of a body, decoded, in walk order, each followed by [`STRING_END`]
-/// ([`KEY_END`] after a key).
-pub struct WalkText<'b> {
-    pub text: String,
-    /// Per string: where it starts in `text` (ascending).
-    pub starts: Vec<usize>,
-    /// Per string: the index of the literal it was decoded from.
-    order: Vec<usize>,
-    strings: JsonStrings<'b>,
-}
-
 /// The vectors that reading a body fills, kept by the caller from one body to the next:
 /// a megabyte of fresh memory costs the kernel 256 page faults, which on a virtual machine
 /// take longer than reading the body. What a previous body left in them is never read:
@@ -91,9 +78,6 @@ pub struct Buffers {
     marks: Vec<(usize, usize)>,
     objects: Vec<ObjectFacts>,
     owners: Vec<Option<(usize, Member)>>,
-    text: String,
-    starts: Vec<usize>,
-    order: Vec<usize>,
 }
 
 /// A buffer that grew beyond this goes back to the allocator rather than to [`Buffers`]:
@@ -101,7 +85,7 @@ pub struct Buffers {
 const KEEP_AT_MOST: usize = 4 << 20;
 
 /// Keeps `v`, emptied, in `slot` for the next body, unless it is too large to keep.
-fn keep<T>(slot: &mut Vec<T>, mut v: Vec<T>) {
+pub(super) fn keep<T>(slot: &mut Vec<T>, mut v: Vec<T>) {
     if v.capacity() * size_of::<T>() <= KEEP_AT_MOST {
         v.clear();
         *slot = v;
@@ -109,7 +93,7 @@ fn keep<T>(slot: &mut Vec<T>, mut v: Vec<T>) {
 }
 
 /// [`keep`] for a `String`.
-fn keep_string(slot: &mut String, mut s: String) {
+pub(super) fn keep_string(slot: &mut String, mut s: String) {
     if s.capacity() <= KEEP_AT_MOST {
         s.clear();
         *slot = s;
@@ -469,69 +453,45 @@ impl<'b> JsonStrings<'b> {
         }
     }
 
-    /// The maskable strings (none from a thinking block) in walk order: `tools`, `system`,
-    /// `messages`, then the rest. Copying the decoded strings once more here is cheaper than
-    /// a second pass over the escapes to decode them straight into walk order. Its vectors
-    /// are taken from `buffers`.
-    pub fn walk_text(self, buffers: &mut Buffers) -> WalkText<'b> {
-        let mut order = std::mem::take(&mut buffers.order);
-        order.extend((0..self.literals.len()).filter(|&i| !self.literals[i].signed));
-        // By section, and within one in document order; unstable sorts allocate nothing.
-        order.sort_unstable_by_key(|&i| (self.literals[i].section, i));
-        let length: usize = order
-            .iter()
-            .map(|&i| self.text(&self.literals[i]).len() + 1)
-            .sum();
-        let mut text = std::mem::take(&mut buffers.text);
-        text.reserve(length);
-        let mut starts = std::mem::take(&mut buffers.starts);
-        starts.reserve(order.len());
-        for &i in &order {
-            let literal = &self.literals[i];
-            starts.push(text.len());
-            text.push_str(self.text(literal));
-            text.push(if literal.key { KEY_END } else { STRING_END });
+    /// How many literals the body has.
+    pub(super) fn len(&self) -> usize {
+        self.literals.len()
+    }
+
+    /// Literal `index` (in document order): whether it may be masked (not in a signed
+    /// thinking block), its section, whether it is a key, and its decoded text.
+    pub(super) fn literal(&self, index: usize) -> LiteralView<'_> {
+        let literal = &self.literals[index];
+        LiteralView {
+            maskable: !literal.signed,
+            section: literal.section,
+            key: literal.key,
+            text: self.text(literal),
         }
-        WalkText {
-            text,
-            starts,
-            order,
-            strings: self,
-        }
+    }
+
+    /// The raw offset of literal `index` in the body, and its escape marks.
+    pub(super) fn raw_map(&self, index: usize) -> (usize, &[(usize, usize)]) {
+        let literal = &self.literals[index];
+        (literal.raw.start, &self.marks[literal.marks.clone()])
+    }
+
+    /// Gives the vectors back to `buffers` for the next body; the body's top-level facts
+    /// are what is left.
+    pub(super) fn recycle(self, buffers: &mut Buffers) -> BodyFacts {
+        keep(&mut buffers.literals, self.literals);
+        keep_string(&mut buffers.decoded, self.decoded);
+        keep(&mut buffers.marks, self.marks);
+        self.facts
     }
 }
 
-impl WalkText<'_> {
-    /// Gives the vectors back to `buffers` for the next body; the body's top-level facts
-    /// are what is left.
-    pub fn recycle(self, buffers: &mut Buffers) -> BodyFacts {
-        let strings = self.strings;
-        keep(&mut buffers.literals, strings.literals);
-        keep_string(&mut buffers.decoded, strings.decoded);
-        keep(&mut buffers.marks, strings.marks);
-        keep_string(&mut buffers.text, self.text);
-        keep(&mut buffers.starts, self.starts);
-        keep(&mut buffers.order, self.order);
-        strings.facts
-    }
-
-    /// The bytes of the body that `span` (within string `string`) came from. Escapes decode
-    /// to whole characters, so a span never starts or ends inside one.
-    pub fn raw_span(&self, string: usize, span: Range<usize>) -> Range<usize> {
-        let literal = &self.strings.literals[self.order[string]];
-        let marks = &self.strings.marks[literal.marks.clone()];
-        let start = self.starts[string];
-        let raw_start = literal.raw.start;
-        let raw_of = |at: usize| {
-            let decoded = at - start;
-            let (mark_decoded, mark_raw) = match marks.partition_point(|&(d, _)| d <= decoded) {
-                0 => (0, 0),
-                n => marks[n - 1],
-            };
-            raw_start + mark_raw + (decoded - mark_decoded)
-        };
-        raw_of(span.start)..raw_of(span.end)
-    }
+/// What the walk text needs of one literal.
+pub(super) struct LiteralView<'s> {
+    pub maskable: bool,
+    pub section: Section,
+    pub key: bool,
+    pub text: &'s str,
 }
 
 /// Decodes the escape at the start of `raw` (`\n`, `\u00e9`, a surrogate pair …): the
@@ -657,13 +617,14 @@ fn scalar_end(b: &[u8], i: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mask::walk_text::{self, WalkText};
 
     fn literals(body: &str) -> Vec<String> {
         let strings = JsonStrings::read(body, &mut Buffers::default()).expect("decodable");
-        let walk = strings.walk_text(&mut Buffers::default());
+        let walk = WalkText::lay_out(strings, &mut walk_text::Buffers::default());
         let mut strings: Vec<String> = walk
             .text
-            .split(crate::mask::engine::ends_string)
+            .split(walk_text::ends_string)
             .map(str::to_owned)
             .collect();
         assert_eq!(strings.pop().as_deref(), Some(""), "every string ends");
@@ -698,7 +659,7 @@ mod tests {
     fn decoded_spans_map_back_to_their_raw_bytes() {
         let body = r#"["first", "x\n\u00e9 ab\tcd\ud83d\ude00ef"]"#;
         let strings = JsonStrings::read(body, &mut Buffers::default()).expect("decodable");
-        let walk = strings.walk_text(&mut Buffers::default());
+        let walk = WalkText::lay_out(strings, &mut walk_text::Buffers::default());
         for (word, raw) in [
             ("irs", "irs"),
             ("ab", "ab"),
@@ -789,6 +750,7 @@ mod tests {
             signed in proptest::bool::ANY,
         ) {
             let mut buffers = Buffers::default();
+            let mut walk_buffers = walk_text::Buffers::default();
             for value in [&first, &second] {
                 let block = if signed { "thinking" } else { "text" };
                 let body = serde_json::json!({
@@ -797,9 +759,9 @@ mod tests {
                 })
                 .to_string();
                 let reused = JsonStrings::read(&body, &mut buffers).expect("json");
-                let reused = reused.walk_text(&mut buffers);
+                let reused = WalkText::lay_out(reused, &mut walk_buffers);
                 let fresh = JsonStrings::read(&body, &mut Buffers::default()).expect("json");
-                let fresh = fresh.walk_text(&mut Buffers::default());
+                let fresh = WalkText::lay_out(fresh, &mut walk_text::Buffers::default());
                 proptest::prop_assert_eq!(&reused.text, &fresh.text);
                 proptest::prop_assert_eq!(&reused.starts, &fresh.starts);
                 for string in 0..fresh.starts.len() {
@@ -809,7 +771,10 @@ mod tests {
                     };
                     proptest::prop_assert_eq!(whole(&reused), whole(&fresh));
                 }
-                proptest::prop_assert_eq!(reused.recycle(&mut buffers), fresh.recycle(&mut Buffers::default()));
+                proptest::prop_assert_eq!(
+                    reused.recycle(&mut walk_buffers, &mut buffers),
+                    fresh.recycle(&mut walk_text::Buffers::default(), &mut Buffers::default())
+                );
             }
         }
     }

@@ -5,10 +5,14 @@ mod byte_sets;
 pub mod catalog;
 pub mod engine;
 mod json_strings;
+mod parallel;
 mod percent;
 pub mod request;
 mod scan;
+mod sweep;
 pub mod tokens;
+pub mod walk_text;
+mod working;
 
 pub use engine::{CustomPattern, Engine, EngineError};
 pub use request::{

@@ -11,7 +11,8 @@ use std::ops::Range;
 
 use memchr::{memchr2, memchr_iter, memrchr2};
 
-use super::engine::{Engine, Finding, Scratch, KEY_END, STRING_END};
+use super::engine::{Engine, Finding, Scratch};
+use super::walk_text::{KEY_END, STRING_END};
 
 /// The findings of `engine` in the percent-decoded strings of `text` (strings ended by
 /// [`STRING_END`] or [`KEY_END`]), as spans of `text`, in order and not overlapping.

@@ -1,26 +1,23 @@
 //! Masks whole inputs: an Anthropic request body (JSON) or plain text.
 //!
 //! The JSON body is not rebuilt from a parsed tree. One pass (`json_strings`) checks it as
-//! serde_json would, locates its string literals and decodes them; only the bytes of masked
-//! spans change, so every other byte (key order, numbers, whitespace) reaches the
-//! upstream exactly as the client sent it. Strings are walked in prompt-cache order — `tools`, then `system`, then `messages`,
-//! then the rest — which makes token numbers depend only on the conversation's prefix.
-//! An original found once by its context is masked wherever else it stands in the request.
-//! Strings inside `thinking` / `redacted_thinking` blocks are signed and left untouched.
+//! serde_json would, locates its string literals and decodes them; `walk_text` lays them out
+//! in prompt-cache order; the engine scans that (on several threads for a large body:
+//! `parallel`), `percent` adds what percent-encoding hid, `sweep` what context revealed; then
+//! tokens are minted in walk order and spliced into the raw body, so every other byte (key
+//! order, numbers, whitespace) reaches the upstream exactly as the client sent it.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind, Span};
-
-use super::engine::{ends_string, Engine, Finding, Scratch, SharedScan, TOKEN_TEXT_KIND};
+use super::engine::{Engine, Finding, Scratch, TOKEN_TEXT_KIND};
 pub use super::json_strings::BodyFacts;
-use super::json_strings::{self, JsonStrings, WalkText};
-use super::percent;
-use super::scan::{boundary_after, boundary_before};
+use super::json_strings::JsonStrings;
+use super::sweep::sweep;
 use super::tokens::TokenTable;
+use super::walk_text::{ends_string, StringCursor, WalkText};
+use super::working::{self, Buffers};
+use super::{parallel, percent};
 
 /// A masked input with its token table and per-kind counts.
 #[derive(Debug)]
@@ -78,23 +75,8 @@ pub fn mask_json_into(
     body: &[u8],
     output: Vec<u8>,
 ) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
-    BUFFERS.with_borrow_mut(|buffers| mask_with(engine, body, *THREADS, output, buffers))
+    working::with_buffers(|buffers| mask_with(engine, body, *parallel::THREADS, output, buffers))
 }
-
-/// The cores a body's scan may use, asked once: on Linux the answer reads the cgroup quota
-/// files, which a request should not pay for.
-static THREADS: LazyLock<usize> = LazyLock::new(|| {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(MAX_THREADS)
-});
-
-/// At most this many threads scan one body: a request waits for the slowest part, and
-/// other requests need cores too.
-const MAX_THREADS: usize = 4;
-
-/// No thread scans less than this: below it, starting one costs more than it saves.
-const MIN_PART: usize = 128 * 1024;
 
 /// [`mask_json`] on at most `threads` threads. The result does not depend on `threads`.
 pub fn mask_json_with_threads(
@@ -102,23 +84,7 @@ pub fn mask_json_with_threads(
     body: &[u8],
     threads: usize,
 ) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
-    BUFFERS.with_borrow_mut(|buffers| mask_with(engine, body, threads, Vec::new(), buffers))
-}
-
-thread_local! {
-    /// The large vectors of the last body masked on this thread, kept for the next one
-    /// (see [`Buffers`]).
-    static BUFFERS: RefCell<Buffers> = RefCell::default();
-}
-
-/// What masking a body reads into and writes, besides its output: kept from one body to
-/// the next, since fresh memory costs page faults that take longer than the masking.
-#[derive(Default)]
-struct Buffers {
-    json: json_strings::Buffers,
-    scan: Scratch,
-    /// One per helper thread of a shared scan.
-    helpers: Vec<Scratch>,
+    working::with_buffers(|buffers| mask_with(engine, body, threads, Vec::new(), buffers))
 }
 
 fn mask_with(
@@ -129,10 +95,11 @@ fn mask_with(
     buffers: &mut Buffers,
 ) -> Result<(Masked<Vec<u8>>, BodyFacts), MaskError> {
     let text = std::str::from_utf8(body).map_err(|e| MaskError::NotUtf8(e.valid_up_to()))?;
-    let (walk, findings, hidden) = if threads > 1 && body.len() >= 2 * MIN_PART {
-        read_and_scan_shared(engine, text, threads, buffers)?
+    let (walk, findings, hidden) = if threads > 1 && body.len() >= 2 * parallel::MIN_PART {
+        parallel::read_and_scan(engine, text, threads, buffers)?
     } else {
-        let walk = JsonStrings::read(text, &mut buffers.json)?.walk_text(&mut buffers.json);
+        let strings = JsonStrings::read(text, &mut buffers.json)?;
+        let walk = WalkText::lay_out(strings, &mut buffers.walk);
         let mut findings = Vec::new();
         engine.scan(&walk.text, &mut buffers.scan, &mut findings);
         let hidden = std::mem::take(&mut buffers.scan.hidden);
@@ -149,18 +116,12 @@ fn mask_with(
     let mut minter = Minter::new(engine);
     let mut edits: Vec<(Range<usize>, usize)> = Vec::with_capacity(findings.len());
     // Findings come in text order: the string that holds one is found by walking forward.
-    let mut string = 0;
+    let mut strings = StringCursor::default();
     for f in &findings {
         if walk.text[f.span.clone()].contains(ends_string) {
             return Err(MaskError::SpansTwoStrings);
         }
-        while walk
-            .starts
-            .get(string + 1)
-            .is_some_and(|&s| s <= f.span.start)
-        {
-            string += 1;
-        }
+        let string = strings.string_at(&walk, f.span.start);
         let entry = minter.mint(f, &walk.text);
         edits.push((walk.raw_span(string, f.span.clone()), entry));
     }
@@ -177,74 +138,8 @@ fn mask_with(
         copied = range.end;
     }
     output.extend_from_slice(&body[copied..]);
-    let facts = walk.recycle(&mut buffers.json);
+    let facts = walk.recycle(&mut buffers.walk, &mut buffers.json);
     Ok((minter.finish(output), facts))
-}
-
-/// Reads `text` as a body and scans its walk text on `threads` threads. The helpers are
-/// started before the JSON is read, not once there is text to scan: a core that has been
-/// idle can take a millisecond or more to wake (measured on a virtual machine), longer than
-/// reading the JSON and laying out the walk text take, so a helper started late finds the
-/// parts taken. Until the text is ready they wait by yielding, which keeps their cores awake.
-fn read_and_scan_shared<'b>(
-    engine: &Engine,
-    text: &'b str,
-    threads: usize,
-    buffers: &mut Buffers,
-) -> Result<(WalkText<'b>, Vec<Finding>, Vec<Finding>), MaskError> {
-    let walk_slot = OnceLock::new();
-    // `None` when the body could not be read: the helpers then stop at once.
-    let scan_slot: OnceLock<Option<SharedScan>> = OnceLock::new();
-    buffers.helpers.resize_with(threads - 1, Scratch::default);
-    let scanned = std::thread::scope(|scope| {
-        // Whatever happens below (an unreadable body, a panic), the helpers are let go.
-        let release = ReleaseHelpers(&scan_slot);
-        let helpers: Vec<_> = (buffers.helpers.iter_mut())
-            .map(|scratch| {
-                let scan_slot = &scan_slot;
-                scope.spawn(move || {
-                    let scan = loop {
-                        match scan_slot.get() {
-                            Some(published) => break published.as_ref(),
-                            None => std::thread::yield_now(),
-                        }
-                    };
-                    scan.map(|scan| engine.scan_shared(scan, scratch))
-                })
-            })
-            .collect();
-        let read = JsonStrings::read(text, &mut buffers.json);
-        let walk = match read {
-            Ok(strings) => walk_slot.get_or_init(|| strings.walk_text(&mut buffers.json)),
-            Err(e) => return Err(MaskError::from(e)),
-        };
-        let scan = scan_slot.get_or_init(|| Some(SharedScan::new(&walk.text, threads, MIN_PART)));
-        drop(release);
-        let scan = scan.as_ref().expect("published just now");
-        let mut candidates = engine.scan_shared(scan, &mut buffers.scan);
-        for helper in helpers {
-            let found = helper
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            candidates.extend(found.into_iter().flatten());
-        }
-        let mut hidden = Vec::new();
-        engine.resolve(&mut candidates, &mut hidden);
-        Ok((candidates, hidden))
-    });
-    drop(scan_slot);
-    let (findings, hidden) = scanned?;
-    let walk = walk_slot.into_inner().expect("laid out before the scan");
-    Ok((walk, findings, hidden))
-}
-
-/// Publishes "no scan" to waiting helpers when dropped before a scan was published.
-struct ReleaseHelpers<'s, 't>(&'s OnceLock<Option<SharedScan<'t>>>);
-
-impl Drop for ReleaseHelpers<'_, '_> {
-    fn drop(&mut self) {
-        let _ = self.0.set(None);
-    }
 }
 
 /// Tokens for the findings of one input, and how many of each kind were masked.
@@ -312,108 +207,6 @@ fn merge(mut findings: Vec<Finding>, decoded: Vec<Finding>) -> Vec<Finding> {
         }
     }
     merged
-}
-
-/// The engine's `findings` in `text`, plus every other whole-word occurrence of an original
-/// that was found by its context — an account ID seen once inside an ARN is masked where it
-/// stands bare, before the ARN or after it, anywhere in the request. (Kinds recognised by
-/// their own shape need no sweep: the engine finds them wherever they stand.) Tokens are
-/// still numbered by first occurrence in walk order, so an unchanged prefix masks the same
-/// unless a later turn reveals that a bare word in it was an identifier all along.
-///
-/// `hidden` holds the context-found originals that an overlapping finding covers where they
-/// stand (the account inside an ARN): they are swept for like the others.
-fn sweep(
-    engine: &Engine,
-    text: &str,
-    mut findings: Vec<Finding>,
-    hidden: &[Finding],
-) -> Vec<Finding> {
-    // Each distinct original found by context, and its rule.
-    let mut originals: Vec<(&str, usize)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let by_context = |f: &&Finding| !f.token_text && engine.rules()[f.rule].found_by_context;
-    for f in findings.iter().filter(by_context).chain(hidden) {
-        let original = &text[f.span.clone()];
-        if seen.insert(original) {
-            originals.push((original, f.rule));
-        }
-    }
-    if originals.is_empty() {
-        return findings;
-    }
-    let sweep = Sweep::new(originals.iter().map(|(o, _)| *o));
-    let t = text.as_bytes();
-    let mut added = Vec::new();
-    // Findings are sorted and do not overlap, and matches come in order: only the first
-    // finding that ends after a match starts can cover it.
-    let mut next = 0;
-    sweep.each_match(text, |span, pattern| {
-        let (_, rule) = originals[pattern];
-        let whole_word = boundary_before(t, span.start) && boundary_after(t, span.end);
-        while findings.get(next).is_some_and(|f| f.span.end <= span.start) {
-            next += 1;
-        }
-        let covered = findings.get(next).is_some_and(|f| f.span.start < span.end);
-        if whole_word && !covered {
-            added.push(Finding {
-                span,
-                rule,
-                token_text: false,
-            });
-        }
-    });
-    if !added.is_empty() {
-        findings.extend(added);
-        findings.sort_unstable_by_key(|f| f.span.start);
-    }
-    findings
-}
-
-/// The search for the originals found by context: a few patterns, searched once, so quick
-/// to build matters as much as quick to run. Up to a few dozen patterns a packed (Teddy)
-/// searcher needs no automaton at all; beyond that, a contiguous NFA.
-enum Sweep {
-    Packed(packed::Searcher),
-    Automaton(AhoCorasick),
-}
-
-impl Sweep {
-    fn new<'a>(originals: impl Iterator<Item = &'a str> + Clone) -> Sweep {
-        let packed = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostLongest)
-            .builder()
-            .extend(originals.clone())
-            .build();
-        match packed {
-            Some(searcher) => Sweep::Packed(searcher),
-            None => Sweep::Automaton(
-                AhoCorasick::builder()
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(originals)
-                    .expect("originals build an automaton"),
-            ),
-        }
-    }
-
-    /// Calls `found(span, pattern)` for each leftmost-longest, non-overlapping match in `text`.
-    fn each_match(&self, text: &str, mut found: impl FnMut(Range<usize>, usize)) {
-        match self {
-            Sweep::Packed(searcher) => {
-                let mut at = 0;
-                while let Some(m) = searcher.find_in(text, Span::from(at..text.len())) {
-                    found(m.range(), m.pattern().as_usize());
-                    at = m.end();
-                }
-            }
-            Sweep::Automaton(automaton) => {
-                for m in automaton.find_iter(text) {
-                    found(m.range(), m.pattern().as_usize());
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -640,6 +433,7 @@ mod tests {
 
     #[test]
     fn a_large_body_is_masked_alike_on_several_threads_and_refused_alike_when_unreadable() {
+        use crate::mask::parallel::MIN_PART;
         let engine = Engine::with_all_builtins();
         let line = "ran in vpc-0a1b2c3d from 10.1.2.3 for arn:aws:iam::123456789012:role/x\n";
         let text = line.repeat(2 * MIN_PART / line.len() + 1);
