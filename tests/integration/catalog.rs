@@ -363,6 +363,35 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         "mrk-1234abcd12ab34cd56ef1234567890ab",
         &[("mrk-1234abcd12ab34cd56ef1234567890ab", "kms_key")],
     ),
+    // A label is trusted: the value it names is masked whatever its shape.
+    (
+        "\"SecretAccessKey\": \"shortish/Secret+Key9\",",
+        &[("shortish/Secret+Key9", "secret_access_key")],
+    ),
+    (
+        "AWS_SECRET_ACCESS_KEY=abcdefghijklmnopqrstu",
+        &[("abcdefghijklmnopqrstu", "secret_access_key")],
+    ),
+    (
+        "\"AccessKeyId\": \"LKIA0000UNUSUAL\"",
+        &[("LKIA0000UNUSUAL", "access_key_id")],
+    ),
+    (
+        "aws configure set x --access-key-id CUSTOMKEY123 --profile p",
+        &[("CUSTOMKEY123", "access_key_id")],
+    ),
+    (
+        "aws_session_token = FQoDYXdzEPT//////////wEaDNoPrefixHere",
+        &[("FQoDYXdzEPT//////////wEaDNoPrefixHere", "session_token")],
+    ),
+    (
+        "\"RoleArn\": \"not-really-an-arn/but-labelled\"",
+        &[("not-really-an-arn/but-labelled", "arn")],
+    ),
+    (
+        "\"TargetBucket\": \"acme-access-logs\", \"S3Bucket\": \"lambda-code\"",
+        &[("acme-access-logs", "s3_bucket"), ("lambda-code", "s3_bucket")],
+    ),
 ];
 
 /// Text that looks like an identifier to a careless pattern and must stay as it is.
@@ -388,6 +417,10 @@ const NEGATIVES: &[&str] = &[
     "2026-01-12 10:11:12 Deployment Started\n2026-01-12 10:11:12      52133 report.csv\nat 12:30:00 sharp",
     "AWS: the cloud. \"AWS\": \"amazon\"; AWS 123456789012 orders",
     "{\"Buckets\": []} and {\"Owner\": {\"DisplayName\": \"me\"}}",
+    "\"SecretAccessKey\": \"STRING_VALUE\", \"SessionToken\": \"<token>\", \"AccessKeyId\": \"${KEY}\"",
+    "aws_secret_access_key = ****************; aws_session_token = null",
+    "learn: the basics; warn: low disk; the secret access key is rotated; AccessKeyIds: two",
+    "\"SecretAccessKey\": \"short\"",
 ];
 
 fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {

@@ -18,6 +18,18 @@ pub(super) fn lambda_arn(at: &Hit, out: &mut Vec<Range<usize>>) {
 pub(super) fn any_arn(at: &Hit, out: &mut Vec<Range<usize>>) {
     if let Some(arn) = at.arn() {
         out.push(arn.span.clone());
+        return;
+    }
+    // `"RoleArn": "…"`, `TopicArn: …`: the value of a …Arn key, whatever its shape. The
+    // word alone labels only as a whole key (`"Arn": …`); in prose, `arn:` is just a word.
+    let t = at.text.as_bytes();
+    let label = at.range.start..at.range.start + 3;
+    let is_key = matches!(t.get(label.end), Some(&b'"') | Some(&KEY_END));
+    if boundary_before(t, label.start) && !is_key {
+        return;
+    }
+    if let Some(value) = labelled_value(t, label, 3) {
+        out.push(value);
     }
 }
 

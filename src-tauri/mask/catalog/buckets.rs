@@ -86,8 +86,12 @@ pub(super) fn bucket_label(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usi
             })
             .map_or(0, |s| s.len());
     let flag = hit.start >= 2 && &t[hit.start - 2..hit.start] == b"--";
+    // Every key that ends in Bucket or BucketName labels one: `TargetBucket`, `S3Bucket`.
+    let segment = hit.start > 0
+        && t[hit.start] == b'B'
+        && (t[hit.start - 1].is_ascii_lowercase() || t[hit.start - 1].is_ascii_digit());
     let key_like = flag
-        || boundary_before(t, hit.start)
+        || (boundary_before(t, hit.start) || segment)
             && !t.get(label_end).is_some_and(u8::is_ascii_alphanumeric);
     if !key_like {
         return;

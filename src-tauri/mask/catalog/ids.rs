@@ -32,6 +32,13 @@ pub(super) fn is_resource_suffix(suffix: &[u8]) -> bool {
 pub(super) fn iam_id(at: &Hit, out: &mut Vec<Range<usize>>) {
     let (text, hit) = (at.text, at.range.clone());
     let t = text.as_bytes();
+    if is_label_word(t, &hit, ACCESS_KEY_ID_LABELS) {
+        // `"AccessKeyId": "…"`, `--access-key-id …`: whatever its prefix or length.
+        if let Some(value) = labelled_value(t, hit, 4) {
+            out.push(value);
+        }
+        return;
+    }
     if !boundary_before(t, hit.start) || !t[hit.clone()].iter().all(|b| is_upper_alnum(*b)) {
         return;
     }
@@ -80,3 +87,6 @@ pub(super) fn rds_resource_id(at: &Hit, out: &mut Vec<Range<usize>>) {
         out.push(hit.start..hit.end + n);
     }
 }
+
+/// The labels of an access key ID (the access_key_id kind's anchors that are not prefixes).
+const ACCESS_KEY_ID_LABELS: &[&str] = &["accesskeyid", "access_key_id", "access-key-id"];

@@ -14,6 +14,7 @@ mod addresses;
 mod arns_hosts;
 mod buckets;
 mod ids;
+mod labels;
 mod secrets;
 
 use std::cell::OnceCell;
@@ -24,6 +25,7 @@ use addresses::*;
 use arns_hosts::*;
 use buckets::*;
 use ids::*;
+use labels::*;
 use secrets::*;
 
 use super::scan::{
@@ -127,11 +129,13 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "arn",
         label: "ARN",
-        description: "Amazon Resource Names of any service, in the aws, aws-cn, aws-us-gov and ISO partitions.",
+        description: "Amazon Resource Names of any service, in the aws, aws-cn, aws-us-gov and ISO partitions; any value under a …Arn key.",
         example: "arn:aws:iam::123456789012:role/DeployRole",
         token_prefix: "ARN",
-        anchors: &["arn:"],
-        after_anchor: is_partition_start,
+        // `arn:` starts an ARN, or ends a `…Arn:` label; `arn"` and `arn` + KEY_END end a
+        // `"…Arn"` key, in text or in the walk text.
+        anchors: &["arn:", "arn\"", "arn\u{1}"],
+        after_anchor: |b| b == b'a' || matches!(b, b' ' | b'\t' | b'"' | b'\'' | 0),
         matcher: any_arn,
         found_by_context: false,
     },
@@ -190,10 +194,10 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "access_key_id",
         label: "Access key ID",
-        description: "Access key IDs (AKIA, ASIA, ABIA, ACCA, A3T…): four-letter prefix and 16 more characters.",
+        description: "Access key IDs (AKIA, ASIA, ABIA, ACCA, A3T…): four-letter prefix and 16 more characters; any value after an AccessKeyId / aws_access_key_id / --access-key-id label.",
         example: "AKIAIOSFODNN7EXAMPLE",
         token_prefix: "ACCESS_KEY_ID",
-        anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T", "accesskeyid", "access_key_id", "access-key-id"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: iam_id,
         found_by_context: false,
@@ -212,7 +216,7 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "secret_access_key",
         label: "Secret access key",
-        description: "40-character secret keys after an aws_secret_access_key/SecretAccessKey label or near an access key ID.",
+        description: "Secret keys: any value of 16 characters or more after an aws_secret_access_key / SecretAccessKey label, and 40-character keys near an access key ID.",
         example: "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         token_prefix: "SECRET_ACCESS_KEY",
         anchors: &["secret_access_key", "secretaccesskey", "secret-access-key", "secret access key", "aws_secret_key", "AKIA", "ASIA"],
@@ -223,7 +227,7 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "session_token",
         label: "Session token",
-        description: "STS session tokens after a session-token label, or recognised by their encoded prefix.",
+        description: "STS session tokens: any value of 16 characters or more after a session-token label (SessionToken, aws_session_token, X-Amz-Security-Token), or recognised by their encoded prefix.",
         example: "aws_session_token = IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6example0SessionToken0Value0For0Docs0Only0AAAAAAAAAAAAAAAAAAAA==",
         token_prefix: "SESSION_TOKEN",
         anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],

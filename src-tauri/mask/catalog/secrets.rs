@@ -20,7 +20,12 @@ pub(super) fn secret_access_key(at: &Hit, out: &mut Vec<Range<usize>>) {
         if !is_label(t, &hit) {
             return;
         }
-        if let Some(value) = skip_gap(t, hit.end, 24).and_then(|s| secret_at(t, s)) {
+        // Any value of a key's length that the label assigns; else a 40-character key after
+        // the label and a gap (`secret access key wJalr…`).
+        let labelled = labelled_value(t, hit.clone(), SECRET_AT_LEAST);
+        if let Some(value) =
+            labelled.or_else(|| skip_gap(t, hit.end, 24).and_then(|s| secret_at(t, s)))
+        {
             out.push(value);
         }
         return;
@@ -77,6 +82,13 @@ pub(super) fn session_token(at: &Hit, out: &mut Vec<Range<usize>>) {
         }
     };
     let n = encoded_token_len(t, start);
+    if n < 64 && !encoded_prefix {
+        // Not shaped like an STS token, but what the label assigns all the same.
+        if let Some(value) = labelled_value(t, hit, SECRET_AT_LEAST) {
+            out.push(value);
+        }
+        return;
+    }
     if n >= 64 {
         out.push(start..start + n);
     }
@@ -140,3 +152,7 @@ pub(super) fn kms_key(at: &Hit, out: &mut Vec<Range<usize>>) {
         }
     }
 }
+
+/// A labelled secret key or session token is at least this long: shorter values after such
+/// a label are examples and field names, not credentials.
+const SECRET_AT_LEAST: usize = 16;
