@@ -30,6 +30,14 @@ pub(super) enum Section {
 }
 
 impl Section {
+    /// Prompt-cache order: what comes first in a request comes first in the walk.
+    pub(super) const WALK_ORDER: [Section; 4] = [
+        Section::Tools,
+        Section::System,
+        Section::Messages,
+        Section::Other,
+    ];
+
     fn of_key(key: &[u8]) -> Section {
         match key {
             b"tools" => Section::Tools,
@@ -458,16 +466,21 @@ impl<'b> JsonStrings<'b> {
         self.literals.len()
     }
 
-    /// Literal `index` (in document order): whether it may be masked (not in a signed
-    /// thinking block), its section, whether it is a key, and its decoded text.
-    pub(super) fn literal(&self, index: usize) -> LiteralView<'_> {
+    /// Whether literal `index` (in document order) stands in `section` and may be masked
+    /// (is not in a signed thinking block).
+    pub(super) fn maskable_in(&self, index: usize, section: Section) -> bool {
         let literal = &self.literals[index];
-        LiteralView {
-            maskable: !literal.signed,
-            section: literal.section,
-            key: literal.key,
-            text: self.text(literal),
-        }
+        literal.section == section && !literal.signed
+    }
+
+    /// Whether literal `index` is an object's key.
+    pub(super) fn is_key(&self, index: usize) -> bool {
+        self.literals[index].key
+    }
+
+    /// The decoded text of literal `index`.
+    pub(super) fn text_of(&self, index: usize) -> &str {
+        self.text(&self.literals[index])
     }
 
     /// The raw offset of literal `index` in the body, and its escape marks.
@@ -484,14 +497,6 @@ impl<'b> JsonStrings<'b> {
         keep(&mut buffers.marks, self.marks);
         self.facts
     }
-}
-
-/// What the walk text needs of one literal.
-pub(super) struct LiteralView<'s> {
-    pub maskable: bool,
-    pub section: Section,
-    pub key: bool,
-    pub text: &'s str,
 }
 
 /// Decodes the escape at the start of `raw` (`\n`, `\u00e9`, a surrogate pair …): the

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use memchr::{memchr2, memchr_iter, memrchr2};
+use memchr::{memchr_iter, memrchr2};
 
 use super::engine::{Engine, Finding, Scratch};
 use super::walk_text::{KEY_END, STRING_END};
@@ -37,13 +37,19 @@ pub fn findings(engine: &Engine, text: &str, scratch: &mut Scratch) -> Vec<Findi
         .collect()
 }
 
-/// The decoded strings that hold escapes (each with the key before it, which may label it),
-/// laid end to end with their end marks, and where each decoded byte came from.
+/// The decoded words that hold escapes — a URL, a query value — each with up to
+/// [`LABEL_REACH`] bytes before it in its string (a label, `"SessionToken": "…`) or the key
+/// before its string (`"Console": "https%3A…"`), laid end to end and ended by NULs, and where
+/// each decoded byte came from. Only these are scanned again: a megabyte of tool output with
+/// one link in it is not.
 struct Decoded {
     text: String,
     /// Per byte of `text`, and one past its end: the offset of its source in the input.
     source: Vec<usize>,
 }
+
+/// How far before an encoded word its label may stand.
+const LABEL_REACH: usize = 64;
 
 impl Decoded {
     fn of(t: &[u8]) -> Decoded {
@@ -52,31 +58,42 @@ impl Decoded {
             source: Vec::new(),
         };
         let mut bytes = Vec::new();
+        let ends = |b: u8| b == STRING_END as u8 || b == KEY_END as u8;
         let mut done = 0; // the input before this is laid out or passed over
         for at in memchr_iter(b'%', t) {
             if at < done || escape(t, at).is_none() {
                 continue;
             }
-            let start = memrchr2(STRING_END as u8, KEY_END as u8, &t[..at]).map_or(0, |e| e + 1);
-            let end =
-                memchr2(STRING_END as u8, KEY_END as u8, &t[at..]).map_or(t.len(), |e| at + e + 1);
-            // The key before the string, when there is one: `"Console": "https%3A…"`.
-            let key = start
-                .checked_sub(1)
-                .filter(|&e| e >= done && t[e] == KEY_END as u8)
-                .map(|e| {
-                    memrchr2(STRING_END as u8, KEY_END as u8, &t[done..e])
-                        .map_or(done, |p| done + p + 1)
-                });
-            let from = key.unwrap_or(start);
+            // Every look back stops at `done`, so the text is read a bounded number of times.
+            let string_start = memrchr2(STRING_END as u8, KEY_END as u8, &t[done..at])
+                .map_or(done, |e| done + e + 1);
+            let word_start = t[string_start..at]
+                .iter()
+                .rposition(u8::is_ascii_whitespace)
+                .map_or(string_start, |p| string_start + p + 1);
+            let mut from = word_start.saturating_sub(LABEL_REACH).max(string_start);
+            while from > string_start && t[from] & 0xC0 == 0x80 {
+                from -= 1; // not inside a UTF-8 character
+            }
+            if from == string_start && string_start > done && t[string_start - 1] == KEY_END as u8 {
+                from = memrchr2(STRING_END as u8, KEY_END as u8, &t[done..string_start - 1])
+                    .map_or(done, |p| done + p + 1);
+            }
+            let to = at
+                + t[at..]
+                    .iter()
+                    .position(|&b| b.is_ascii_whitespace() || ends(b))
+                    .unwrap_or(t.len() - at);
             let mut i = from;
-            while i < end {
+            while i < to {
                 let (byte, len) = escape(t, i).unwrap_or((t[i], 1));
                 bytes.push(byte);
                 decoded.source.push(i);
                 i += len;
             }
-            done = end;
+            bytes.push(STRING_END as u8);
+            decoded.source.push(to);
+            done = to;
         }
         decoded.source.push(done);
         // Only ASCII is decoded and every other byte is copied whole, so this stays UTF-8.
@@ -124,9 +141,13 @@ mod tests {
     }
 
     #[test]
-    fn only_strings_with_escapes_are_decoded_with_the_key_before_them() {
+    fn only_words_with_escapes_are_decoded_with_what_may_label_them() {
         let text = "plain\0Console\u{1}https%3A%2F%2Fx%2Fy%2520z\0only 100% sure\0a%zz\0";
         assert_eq!(decoded(text), "Console\u{1}https://x/y z\0");
+        let long = format!("{} label: x%2Fy and more\0", "word ".repeat(40));
+        let word = long.find("x%2Fy").expect("there");
+        let reach = &long[word - LABEL_REACH..word];
+        assert_eq!(decoded(&long), format!("{reach}x/y\0"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use super::json_strings::{self, BodyFacts, JsonStrings};
+use super::json_strings::{self, BodyFacts, JsonStrings, Section};
 
 /// Ends each string value of a walk text. No identifier holds it, but context reaches
 /// across it.
@@ -46,23 +46,29 @@ impl<'b> WalkText<'b> {
     /// walk order. Copying the decoded strings once more here is cheaper than a second pass
     /// over the escapes to decode them straight into walk order.
     pub fn lay_out(strings: JsonStrings<'b>, buffers: &mut Buffers) -> WalkText<'b> {
+        // By section, and within one in document order: one pass per section, no sort.
         let mut order = std::mem::take(&mut buffers.order);
-        order.extend((0..strings.len()).filter(|&i| strings.literal(i).maskable));
-        // By section, and within one in document order; unstable sorts allocate nothing.
-        order.sort_unstable_by_key(|&i| (strings.literal(i).section, i));
-        let length: usize = order
-            .iter()
-            .map(|&i| strings.literal(i).text.len() + 1)
-            .sum();
+        let mut length = 0;
+        for section in Section::WALK_ORDER {
+            for i in 0..strings.len() {
+                if strings.maskable_in(i, section) {
+                    order.push(i);
+                    length += strings.text_of(i).len() + 1;
+                }
+            }
+        }
         let mut text = std::mem::take(&mut buffers.text);
         text.reserve(length);
         let mut starts = std::mem::take(&mut buffers.starts);
         starts.reserve(order.len());
         for &i in &order {
-            let literal = strings.literal(i);
             starts.push(text.len());
-            text.push_str(literal.text);
-            text.push(if literal.key { KEY_END } else { STRING_END });
+            text.push_str(strings.text_of(i));
+            text.push(if strings.is_key(i) {
+                KEY_END
+            } else {
+                STRING_END
+            });
         }
         WalkText {
             text,
