@@ -9,11 +9,12 @@
 //! tokens are served only through that API, from memory.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +27,7 @@ use tokio::sync::broadcast;
 
 use crate::control::{Command, Control, ErrorView};
 use crate::proxy::body::{read_limited, BodyError};
-use crate::proxy::guard::{bearer_token, is_loopback_host, secret_matches};
+use crate::proxy::guard::{self, GuardConfig, Guarded, Origins, Refusal, TokenIn};
 
 /// Where the browser dashboard listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8083";
@@ -71,6 +72,18 @@ pub fn new_token() -> std::io::Result<String> {
 }
 
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
+    // The page loads without the token (it learns it from the address's fragment); the API
+    // needs it. Both: loopback Host, no other origin.
+    let page_guard = Arc::new(DashboardGuard(GuardConfig {
+        origins: Origins::Own,
+        ..GuardConfig::default()
+    }));
+    let api_guard = Arc::new(DashboardGuard(GuardConfig {
+        origins: Origins::Own,
+        local_token: Some(dashboard.token.clone()),
+        token_in: TokenIn::Bearer,
+        ..GuardConfig::default()
+    }));
     let mut page = Router::new();
     for &(path, content_type, body) in PAGE {
         page = page.route(
@@ -82,12 +95,35 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/api/events", get(events))
         .route("/api/{command}", post(command))
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&dashboard),
-            require_token,
+            api_guard,
+            guard::layer::<DashboardGuard>,
         ));
     page.merge(api)
-        .layer(middleware::from_fn(same_origin_loopback))
+        .layer(middleware::from_fn_with_state(
+            page_guard,
+            guard::layer::<DashboardGuard>,
+        ))
+        .layer(middleware::from_fn(security_headers))
         .with_state(dashboard)
+}
+
+/// The dashboard's guard: the proxy's policy with the dashboard's token and origin rules;
+/// refusals as `{ message }` (401 for the token, 403 otherwise).
+struct DashboardGuard(GuardConfig);
+
+impl Guarded for DashboardGuard {
+    fn check(&self, headers: &HeaderMap, peer: IpAddr) -> Result<(), Refusal> {
+        self.0.check(headers, peer)
+    }
+
+    fn refuse(&self, _request: &Request, refusal: Refusal) -> Response {
+        let status = if refusal.token {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        refuse(status, &refusal.message)
+    }
 }
 
 /// Serves the dashboard until `shutdown` resolves.
@@ -104,26 +140,8 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
-/// Loopback Host only; a page from any other origin is refused; the answers may not be framed
-/// and load nothing from elsewhere.
-async fn same_origin_loopback(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    if !is_loopback_host(&host) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "the dashboard serves loopback names only",
-        );
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if origin.as_bytes() != format!("http://{host}").as_bytes() {
-            return refuse(StatusCode::FORBIDDEN, "cross-origin requests are refused");
-        }
-    }
+/// The answers may not be framed, load nothing from elsewhere, and are not kept.
+async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     h.insert(
@@ -140,20 +158,6 @@ async fn same_origin_loopback(request: Request, next: Next) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-async fn require_token(
-    State(dashboard): State<Arc<Dashboard>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !secret_matches(bearer_token(request.headers()), &dashboard.token) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong dashboard token; open the address maskgate printed at start",
-        );
-    }
-    next.run(request).await
 }
 
 /// The arguments of one command are small; a page never sends more than this.

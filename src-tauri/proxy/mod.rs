@@ -121,6 +121,7 @@ impl ProxyConfig {
             guard: GuardConfig {
                 allowed_hosts: settings.allowed_hosts.clone(),
                 local_token: secrets.local_token.clone().filter(|t| !t.is_empty()),
+                ..GuardConfig::default()
             },
             max_body_bytes: settings.max_body_bytes(),
             body_timeout: Duration::from_secs(settings.client_body_timeout_secs.max(1)),

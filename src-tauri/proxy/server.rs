@@ -2,16 +2,19 @@
 //! of them behind the guard. The handler is the list of an exchange's phases; what each phase
 //! does, and what crosses between them, lives in [`Exchange`](super::exchange::Exchange).
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
+use super::errors::ApiError;
 use super::exchange::{masked_path, refuse, Exchange};
+use super::guard::{self, Guarded, Refusal};
 use super::{health, Proxy};
 use crate::journal::ExchangeRecord;
 
@@ -21,26 +24,23 @@ pub fn router(proxy: Arc<Proxy>) -> Router {
     Router::new()
         .route("/_maskgate/health", get(health::health))
         .fallback(forward)
-        .layer(middleware::from_fn_with_state(Arc::clone(&proxy), guard))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&proxy),
+            guard::layer::<Proxy>,
+        ))
         .with_state(proxy)
 }
 
-/// Lets a request through [`GuardConfig::check`](super::GuardConfig::check), or refuses it
-/// (and journals the refusal).
-async fn guard(
-    State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let config = proxy.config();
-    match config.guard.check(request.headers(), peer.ip()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => {
-            let (path, _) = masked_path(&config.engine, request.uri());
-            let record = ExchangeRecord::new(request.method().as_str(), &path);
-            refuse(proxy.journal(), record, refusal)
-        }
+impl Guarded for Proxy {
+    fn check(&self, headers: &HeaderMap, peer: IpAddr) -> Result<(), Refusal> {
+        self.config().guard.check(headers, peer)
+    }
+
+    /// Refused in the Anthropic format, and journaled (the path masked).
+    fn refuse(&self, request: &Request, refusal: Refusal) -> Response {
+        let (path, _) = masked_path(&self.config().engine, request.uri());
+        let record = ExchangeRecord::new(request.method().as_str(), &path);
+        refuse(self.journal(), record, ApiError::forbidden(refusal.message))
     }
 }
 

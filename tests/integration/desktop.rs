@@ -1,7 +1,7 @@
 //! The real desktop app under Xvfb, driven through WebDriver (`tauri-driver` + Debian's
 //! WebKitWebDriver), with a real session bus, an unlocked gnome-keyring and a notification
 //! daemon: a request with identifiers shows up in the live view with its tokens highlighted; a
-//! category switched off leaves the next request unmasked; Kong credentials saved in the
+//! category switched off (a custom pattern too) leaves the next request unmasked; Kong credentials saved in the
 //! settings land in the keychain and in no file. With MASKGATE_SCREENSHOTS set to a folder, the
 //! views are also saved there as PNGs (scripts/screenshots.sh).
 
@@ -159,7 +159,8 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nupstream_url = \"{}\"\n",
+            "listen = \"127.0.0.1:{port}\"\nupstream_url = \"{}\"\n\n\
+             [[custom_patterns]]\nname = \"ticket\"\nregex = \"TICKET-[0-9]+\"\ntoken_prefix = \"TICKET\"\n",
             upstream.url()
         ),
     )
@@ -172,7 +173,15 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
         text_of(&client, "#status").await.contains("masking on")
     })
     .await;
-    send(&proxy, "Why is i-0a1b2c3d4e5f67890 at 10.1.2.3 failing?").await;
+    send(
+        &proxy,
+        "Why is i-0a1b2c3d4e5f67890 at 10.1.2.3 failing? TICKET-42",
+    )
+    .await;
+    assert!(upstream
+        .recorder
+        .last_messages_body()
+        .contains("TICKET_001"));
 
     // The live view: the exchange appears; its masked request shows highlighted tokens.
     eventually("the exchange in the list", || async {
@@ -221,10 +230,27 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
             .unwrap_or_default()
             .contains("private_ipv4")
     });
-    send(&proxy, "And now i-0a1b2c3d4e5f67890 at 10.1.2.3?").await;
+    // The custom pattern too: switched off in the window, the proxy no longer masks it.
+    client
+        .find(Locator::Css("input[data-kind=\"custom:ticket\"]"))
+        .await
+        .expect("the custom pattern's switch")
+        .send_keys(" ")
+        .await
+        .expect("space");
+    wait_for(
+        "the custom switch to be saved",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(&config)
+                .unwrap_or_default()
+                .contains("custom:ticket")
+        },
+    );
+    send(&proxy, "And now i-0a1b2c3d4e5f67890 at 10.1.2.3? TICKET-42").await;
     let body = upstream.recorder.last_messages_body();
     assert!(
-        body.contains("at 10.1.2.3?") && body.contains("EC2_INSTANCE_001"),
+        body.contains("at 10.1.2.3? TICKET-42") && body.contains("EC2_INSTANCE_001"),
         "{body}"
     );
 
