@@ -90,8 +90,16 @@ enum Command {
     },
 }
 
+/// Hands the pages mimalloc keeps for later back to the system (after the journal is cleared).
+#[allow(unsafe_code)]
+fn release_memory() {
+    // SAFETY: mi_collect has no preconditions; any thread may call it at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    maskgate::journal::set_memory_release(release_memory);
     // Every client connection holds a descriptor: the common soft limit of 1024 is reached
     // long before the connection cap. The hard limit is the most a process may ask for.
     let _ = rlimit::increase_nofile_limit(u64::MAX);

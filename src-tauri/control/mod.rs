@@ -36,6 +36,8 @@ pub enum Command {
     Exchange {
         id: u64,
     },
+    /// Lets go of the recorded exchanges (and the originals they hold in memory).
+    ClearJournal,
     Catalog,
     SetKindEnabled {
         id: String,
@@ -335,6 +337,10 @@ impl Control {
         match command {
             Command::Status => answer(self.status()),
             Command::Exchanges => answer(self.journal.summaries()),
+            Command::ClearJournal => {
+                self.journal.clear();
+                answer(())
+            }
             Command::Exchange { id } => {
                 answer(self.journal.record(id).map(|r| ExchangeDetail::of(&r)))
             }

@@ -125,6 +125,16 @@ impl ExchangeRecord {
     }
 }
 
+/// How the program hands freed memory back to the system at once, when it can (the
+/// binary's allocator keeps freed pages for a while for the next requests; after a clear,
+/// the user expects the memory back).
+static MEMORY_RELEASE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what [`Journal::clear`] calls once the records are gone; the first call wins.
+pub fn set_memory_release(release: fn()) {
+    let _ = MEMORY_RELEASE.set(release);
+}
+
 /// What listeners hear.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -133,6 +143,8 @@ pub enum JournalEvent {
     Record(RecordSummary),
     /// More of a streamed answer arrived (restored text, for the live view).
     ResponseChunk { id: u64, text: String },
+    /// The records were cleared (the session's totals stay).
+    Cleared,
 }
 
 /// The bounded store of recent exchanges: at most `capacity` records, and at most
@@ -241,6 +253,23 @@ impl Journal {
             oldest.kept.store(false, Ordering::Relaxed);
             self.held.fetch_sub(record.held_bytes(), Ordering::Relaxed);
         }
+    }
+
+    /// Lets go of every record and what it holds (masked requests, restored answers,
+    /// originals); exchanges still running keep writing their own records, uncounted and
+    /// unkept. The session's totals per kind stay.
+    pub fn clear(&self) {
+        let cleared: Vec<Arc<Entry>> = lock(&self.ring).drain(..).collect();
+        for entry in &cleared {
+            let record = lock(&entry.record);
+            entry.kept.store(false, Ordering::Relaxed);
+            self.held.fetch_sub(record.held_bytes(), Ordering::Relaxed);
+        }
+        drop(cleared);
+        if let Some(release) = MEMORY_RELEASE.get() {
+            release();
+        }
+        let _ = self.events.send(JournalEvent::Cleared);
     }
 
     /// Tells listeners of a change; writes the audit line once the record is final.
@@ -522,6 +551,24 @@ mod tests {
         first.response_chunk(b"more");
         assert_eq!(small.held.load(Ordering::Relaxed), 0);
         drop(second);
+    }
+
+    #[test]
+    fn clearing_lets_go_of_every_record_and_keeps_the_totals() {
+        let journal = new_journal(100, 64 * MIB, None);
+        let mut record = ExchangeRecord::new("POST", "/v1/messages");
+        record.counts.insert("vpc".into(), 2);
+        record.masked_request = Bytes::from(vec![b'x'; MIB]);
+        let running = journal.start(record);
+        let mut events = journal.subscribe();
+        journal.clear();
+        assert!(journal.summaries().is_empty());
+        assert_eq!(journal.held.load(Ordering::Relaxed), 0);
+        assert_eq!(journal.totals()["vpc"], 2);
+        assert!(matches!(events.try_recv(), Ok(JournalEvent::Cleared)));
+        // The exchange still running writes on; nothing of it is kept or counted.
+        running.response_chunk(b"late answer");
+        assert_eq!(journal.held.load(Ordering::Relaxed), 0);
     }
 
     #[test]

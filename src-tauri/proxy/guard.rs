@@ -277,7 +277,10 @@ mod tests {
             token_in: TokenIn::Bearer,
             ..GuardConfig::default()
         };
-        let own = [("host", "127.0.0.1:8083"), ("origin", "http://127.0.0.1:8083")];
+        let own = [
+            ("host", "127.0.0.1:8083"),
+            ("origin", "http://127.0.0.1:8083"),
+        ];
         let with = |extra: &[(&'static str, &str)]| {
             let mut all = own.to_vec();
             all.extend_from_slice(extra);

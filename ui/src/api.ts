@@ -26,7 +26,8 @@ export interface RecordSummary {
 
 export type JournalEvent =
   | ({ event: 'record' } & RecordSummary)
-  | { event: 'response_chunk'; id: number; text: string };
+  | { event: 'response_chunk'; id: number; text: string }
+  | { event: 'cleared' };
 
 export interface TokenEntry {
   token: string;

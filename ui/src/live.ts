@@ -32,7 +32,13 @@ export function showInitial(rows: RecordSummary[], totals: Record<string, number
 
 export function onJournalEvent(event: JournalEvent): void {
   if (event.event === 'record') upsert(event);
-  else if (event.id === live.selected && live.detail) {
+  else if (event.event === 'cleared') {
+    live.rows = [];
+    live.selected = null;
+    live.detail = null;
+    $('#detail').hidden = true;
+    renderRows();
+  } else if (event.id === live.selected && live.detail) {
     live.detail.response += event.text;
     $('#answer').replaceChildren(block('answer (streaming)', answerText(live.detail.response), []));
   }

@@ -30,6 +30,7 @@ function showStatus(next: Status): void {
 // Pausing is the desktop app's; the headless proxy lives as long as its process.
 $('#toggle').hidden = !inDesktopApp;
 $('#toggle').addEventListener('click', () => void invoke(status.state === 'running' ? 'pause' : 'resume'));
+$('#clear').addEventListener('click', () => void invoke('clear_journal'));
 
 const tabs = [...document.querySelectorAll<HTMLElement>('[role="tab"]')];
 for (const tab of tabs) {
