@@ -186,6 +186,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// How long open exchanges may take to finish when the listener stops for a settings change.
 const RESTART_GRACE: Duration = Duration::from_secs(5);
 
+/// How long open exchanges may take to finish when the user pauses the proxy.
+const PAUSE_GRACE: Duration = Duration::from_secs(30);
+
 impl Control {
     pub fn new(
         settings_path: PathBuf,
@@ -392,7 +395,7 @@ impl Control {
             }
             Command::Pause => {
                 self.desktop_only("pause")?;
-                self.stop(RESTART_GRACE * 6).await;
+                self.stop(PAUSE_GRACE).await;
                 self.set_status(Status::Paused);
                 answer(())
             }
