@@ -7,7 +7,8 @@
 //! kinds that claim exactly the same span: the earlier kind wins.
 //!
 //! This file is the table of kinds and what their matchers share (the hit, label tests); the
-//! matchers live by family: `ids`, `arns_hosts`, `buckets`, `accounts`, `secrets`, `addresses`.
+//! matchers live by family: `ids`, `arns_hosts`, `buckets`, `accounts`, `secrets`, `addresses`,
+//! and `labels` (the value a label names, whatever its shape, for the kinds that trust one).
 
 mod accounts;
 mod addresses;
