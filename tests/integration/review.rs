@@ -324,6 +324,28 @@ async fn declared_lengths_reserve_nothing_until_bytes_arrive() {
     assert_eq!(answer.status(), 200);
 }
 
+/// `maskgate --headless --dashboard` with `config`, in front of `upstream`; the dashboard's
+/// port.
+fn with_dashboard(
+    upstream: &upstream::TestUpstream,
+    token: &str,
+    config: &str,
+) -> (crate::support::HeadlessProcess, u16) {
+    let port = crate::support::free_port();
+    let headless = crate::support::spawn_headless_with_config(
+        &[
+            "--upstream",
+            &upstream.url(),
+            "--dashboard",
+            "--dashboard-listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        &[("MASKGATE_DASHBOARD_TOKEN", token)],
+        config,
+    );
+    (headless, port)
+}
+
 /// Sends `head` then `size` bytes of body in pieces, and returns what came back.
 async fn upload(address: std::net::SocketAddr, head: &str, size: usize) -> String {
     let mut stream = TcpStream::connect(address).await.expect("connect");
@@ -345,19 +367,8 @@ async fn upload(address: std::net::SocketAddr, head: &str, size: usize) -> Strin
 #[tokio::test]
 async fn oversized_bodies_get_their_413_not_a_reset_and_the_dashboard_switches_custom_patterns() {
     let upstream = upstream::start().await;
-    let dashboard_port = crate::support::free_port();
     let token = "review-dashboard-token-0123456789";
-    let headless = crate::support::spawn_headless_with_config(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--dashboard",
-            "--dashboard-listen",
-            &format!("127.0.0.1:{dashboard_port}"),
-        ],
-        &[("MASKGATE_DASHBOARD_TOKEN", token)],
-        "max_body_mib = 1\n",
-    );
+    let (headless, dashboard_port) = with_dashboard(&upstream, token, "max_body_mib = 1\n");
     let size = 3 << 20;
     let proxy_head = format!(
         "POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
@@ -421,18 +432,8 @@ fn rss_kib(pid: u32) -> u64 {
 #[tokio::test]
 async fn clearing_the_journal_gives_its_memory_back() {
     let upstream = upstream::start().await;
-    let dashboard_port = crate::support::free_port();
     let token = "review-clear-token-0123456789";
-    let headless = crate::support::spawn_headless(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--dashboard",
-            "--dashboard-listen",
-            &format!("127.0.0.1:{dashboard_port}"),
-        ],
-        &[("MASKGATE_DASHBOARD_TOKEN", token)],
-    );
+    let (headless, dashboard_port) = with_dashboard(&upstream, token, "");
     let pid = headless.child.id();
     let before = rss_kib(pid);
     // Answers that quote a 400 KB tool result: the journal holds each request and answer.
