@@ -12,11 +12,16 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::with_all_builtins);
 /// its range check on numbers: a `Value` refuses numbers beyond `f64`, which are valid JSON
 /// and which the walk passes on untouched.
 fn is_json(bytes: &[u8]) -> bool {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
+    // Reading an ignored value, serde_json checks neither numbers' range nor its strings'
+    // UTF-8: the text is checked first (a request body must be UTF-8 either way).
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    match serde_json::from_str::<serde_json::Value>(text) {
         Ok(_) => true,
         Err(e) => {
             e.to_string().starts_with("number out of range")
-                && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+                && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
         }
     }
 }
