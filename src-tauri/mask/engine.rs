@@ -16,7 +16,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::byte_sets::TRIGGERS;
-use super::catalog::{Hit, Kind, CATALOG};
+use super::catalog::{Hit, Kind, Spread, CATALOG};
 use super::walk_text::{ends_string, KEY_END, STRING_END};
 
 /// A user-defined pattern that behaves like a built-in kind.
@@ -67,8 +67,8 @@ pub struct Rule {
     pub id: String,
     pub label: String,
     pub token_prefix: String,
-    /// See [`Kind::found_by_context`].
-    pub found_by_context: bool,
+    /// See [`Kind::spread`].
+    pub spread: Spread,
     source: Source,
 }
 
@@ -120,7 +120,7 @@ impl Engine {
                 id: k.id.to_owned(),
                 label: k.label.to_owned(),
                 token_prefix: k.token_prefix.to_owned(),
-                found_by_context: k.found_by_context,
+                spread: k.spread,
                 source: Source::Builtin(k),
             })
             .collect();
@@ -132,7 +132,7 @@ impl Engine {
                 id: format!("custom:{}", pattern.name),
                 label: pattern.name.clone(),
                 token_prefix: pattern.token_prefix.clone(),
-                found_by_context: false,
+                spread: Spread::Never,
                 source: Source::Custom(regex),
             });
         }
@@ -241,7 +241,7 @@ impl Engine {
             let keep = f.span.start >= kept_end;
             if keep {
                 kept_end = f.span.end;
-            } else if !f.token_text && self.rules[f.rule].found_by_context {
+            } else if !f.token_text && self.rules[f.rule].spread != Spread::Never {
                 hidden.push(f.clone());
             }
             keep

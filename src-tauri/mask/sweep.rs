@@ -1,6 +1,7 @@
 //! The sweep: an original found by its context (an account inside an ARN, a bucket after
 //! `--bucket`) is masked at every other whole-word occurrence in the request, before or
-//! after the place it was found, even where a longer finding covered it.
+//! after the place it was found, even where a longer finding covered it. A resource name
+//! spreads only when it is distinctive (`catalog::names::is_distinctive`).
 
 use std::ops::Range;
 
@@ -27,10 +28,9 @@ pub(super) fn sweep(
     // Each distinct original found by context, and its rule.
     let mut originals: Vec<(&str, usize)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let by_context = |f: &&Finding| !f.token_text && engine.rules()[f.rule].found_by_context;
-    for f in findings.iter().filter(by_context).chain(hidden) {
+    for f in findings.iter().filter(|f| !f.token_text).chain(hidden) {
         let original = &text[f.span.clone()];
-        if seen.insert(original) {
+        if engine.rules()[f.rule].spread.reaches(original) && seen.insert(original) {
             originals.push((original, f.rule));
         }
     }

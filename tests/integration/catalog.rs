@@ -192,7 +192,7 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "https://sqs.us-east-1.amazonaws.com/123456789012/orders",
-        &[("123456789012", "account_id")],
+        &[("123456789012", "account_id"), ("orders", "sqs_queue")],
     ),
     (
         "AKIAIOSFODNN7EXAMPLE",
@@ -392,6 +392,118 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
         "\"TargetBucket\": \"acme-access-logs\", \"S3Bucket\": \"lambda-code\"",
         &[("acme-access-logs", "s3_bucket"), ("lambda-code", "s3_bucket")],
     ),
+    // Resource names, where a key, a flag, a Terraform attribute or an ARN says what they are.
+    (
+        "aws lambda invoke --function-name billing-export out.json",
+        &[("billing-export", "lambda_function_name")],
+    ),
+    (
+        "\"FunctionName\": \"Ledger\", \"Runtime\": \"python3.12\"",
+        &[("Ledger", "lambda_function_name")],
+    ),
+    (
+        "\"DBInstanceIdentifier\": \"payments-prod\", \"DBClusterIdentifier\": \"payments\"",
+        &[("payments-prod", "rds_name"), ("payments", "rds_name")],
+    ),
+    (
+        "aws rds describe-db-instances --db-instance-identifier orders-replica-2",
+        &[("orders-replica-2", "rds_name")],
+    ),
+    (
+        "RoleName: LedgerDeployer\n",
+        &[("LedgerDeployer", "iam_role_name")],
+    ),
+    (
+        "aws iam list-attached-role-policies --role-name ci-deployer",
+        &[("ci-deployer", "iam_role_name")],
+    ),
+    (
+        "\"UserName\": \"jane.doe\", \"PolicyName\": \"ledger-rw\"",
+        &[("jane.doe", "iam_user_name"), ("ledger-rw", "iam_policy_name")],
+    ),
+    (
+        "aws eks update-kubeconfig --region eu-west-1 --name payments-eks",
+        &[("payments-eks", "cluster_name")],
+    ),
+    (
+        "aws ecs describe-services --cluster checkout --services api",
+        &[("checkout", "cluster_name")],
+    ),
+    (
+        "{\"serviceName\": \"checkout-api\", \"clusterName\": \"shop-ecs\"}",
+        &[("checkout-api", "ecs_service_name"), ("shop-ecs", "cluster_name")],
+    ),
+    (
+        "aws cloudformation describe-stacks --stack-name ledger-network",
+        &[("ledger-network", "cloudformation_stack")],
+    ),
+    (
+        "aws dynamodb scan --table-name LedgerEntries",
+        &[("LedgerEntries", "dynamodb_table")],
+    ),
+    (
+        "QueueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/ledger-events.fifo.",
+        &[("123456789012", "account_id"), ("ledger-events.fifo", "sqs_queue")],
+    ),
+    (
+        "aws sns create-topic --name ledger-alerts",
+        &[("ledger-alerts", "sns_topic")],
+    ),
+    (
+        "{\"logGroupName\": \"/aws/lambda/billing-export\"}",
+        &[("/aws/lambda/billing-export", "log_group")],
+    ),
+    (
+        "\"AliasName\": \"alias/ledger-data\"",
+        &[("alias/ledger-data", "kms_alias")],
+    ),
+    (
+        "aws ecr describe-images --repository-name ledger/api",
+        &[("ledger/api", "ecr_repository")],
+    ),
+    (
+        "aws secretsmanager get-secret-value --secret-id prod/ledger/db",
+        &[("prod/ledger/db", "secret_name")],
+    ),
+    (
+        "\"KeyName\": \"ops-bastion-2024\"",
+        &[("ops-bastion-2024", "key_pair")],
+    ),
+    (
+        "\"AccountAliases\": [\"acme-payments-prod\"]",
+        &[("acme-payments-prod", "account_alias")],
+    ),
+    (
+        "\"Tags\": [{\"Key\": \"Name\", \"Value\": \"ledger bastion\"}]",
+        &[("ledger bastion", "name_tag")],
+    ),
+    (
+        "--tags Key=Name,Value=web-prod-1 Key=team,Value=core",
+        &[("web-prod-1", "name_tag")],
+    ),
+    (
+        "Tags:\n  - Key: Name\n    Value: ledger-worker\n",
+        &[("ledger-worker", "name_tag")],
+    ),
+    (
+        "TAGS\tName\tledger-nat\n",
+        &[("ledger-nat", "name_tag")],
+    ),
+    (
+        "resource \"aws_lambda_function\" \"export\" {\n  function_name = \"billing-export\"\n  role          = aws_iam_role.x.arn\n  tags = {\n    Name = \"billing\"\n  }\n}\n",
+        &[("billing-export", "lambda_function_name"), ("billing", "name_tag")],
+    ),
+    (
+        "  + resource \"aws_db_instance\" \"main\" {\n      + identifier = \"ledger-db\"\n      ~ name       = \"old\" -> \"new\"\n    }\n",
+        &[("ledger-db", "rds_name")],
+    ),
+    (
+        "the role arn:aws:iam::123456789012:role/ci/LedgerDeployer; LedgerDeployer again",
+        &[
+            ("arn:aws:iam::123456789012:role/ci/LedgerDeployer", "arn"),
+            ("LedgerDeployer", "iam_role_name"),
+        ],
+    ),
 ];
 
 /// Text that looks like an identifier to a careless pattern and must stay as it is.
@@ -421,6 +533,15 @@ const NEGATIVES: &[&str] = &[
     "aws_secret_access_key = ****************; aws_session_token = null",
     "learn: the basics; warn: low disk; the secret access key is rotated; AccessKeyIds: two",
     "\"SecretAccessKey\": \"short\"",
+    // Name labels without a name after them, or words that only look like one.
+    "\"FunctionName\": \"STRING_VALUE\", \"RoleName\": \"<role>\", \"TableName\": \"${TABLE}\"",
+    "const functionName = handler.name; let clusterName = 'x'; serviceName: api",
+    "FunctionName: !Ref Fn; StackName: !Sub '${AWS::StackName}-x'",
+    "the function name is billing; --name-only; git log --name-status",
+    "aws s3 cp --name x; docker run --name web-1 nginx",
+    "name = \"billing-export\" outside any aws block",
+    "resource \"google_storage_bucket\" \"x\" {\n  name = \"acme-data\"\n}",
+    "{\"Key\": \"Environment\", \"Value\": \"prod\"} key: names",
 ];
 
 fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {
@@ -478,13 +599,16 @@ fn every_kind_masks_its_own_example() {
 }
 
 #[test]
-fn s3_bucket_inside_an_arn_is_masked_when_arns_are_off() {
+fn buckets_and_names_inside_an_arn_are_masked_when_arns_are_off() {
     let engine = Engine::new(|id| id != "arn", &[]).expect("engine");
     let masked = mask_text(&engine, "arn:aws:s3:::finance-archive/2026/*");
     assert_eq!(masked.output, "arn:aws:s3:::S3_BUCKET_001/2026/*");
     let engine = Engine::new(|id| id != "arn", &[]).expect("engine");
     let masked = mask_text(&engine, "arn:aws:iam::123456789012:role/x");
-    assert_eq!(masked.output, "arn:aws:iam::AWS_ACCOUNT_001:role/x");
+    assert_eq!(
+        masked.output,
+        "arn:aws:iam::AWS_ACCOUNT_001:role/IAM_ROLE_001"
+    );
 }
 
 #[test]

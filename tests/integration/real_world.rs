@@ -140,6 +140,10 @@ const FIXTURES: &[Fixture] = &[
             "subnet-0123abcd4567ef890",
             "arn:aws:lambda:us-west-2:123456789012:function:my-function",
             "arn:aws:iam::123456789012:role/lambda-role",
+            // Resource names, where their labels say what they are.
+            "my-function",
+            "deploy-key",
+            "prod",
             "subnet-071f712345678e7c8",
             "sg-085912345678492fb",
             "0A1B2C3D4E5F60718293A4B5C6D7E8F9.gr7.us-west-2.eks.amazonaws.com",
@@ -166,7 +170,6 @@ const FIXTURES: &[Fixture] = &[
             "YFgDgEKG3ugvF1+pX64gV6tu9qNuIYNUdgJm8nCxsm4=",
             "198.51.100.7",
             "region = eu-west-1",
-            "\"my-function\"",
             "(known after apply)",
         ],
     },

@@ -16,6 +16,7 @@ mod arns_hosts;
 mod buckets;
 mod ids;
 mod labels;
+pub mod names;
 mod secrets;
 
 use std::cell::OnceCell;
@@ -27,6 +28,7 @@ use arns_hosts::*;
 use buckets::*;
 use ids::*;
 use labels::*;
+use names::*;
 use secrets::*;
 
 use super::scan::{
@@ -51,6 +53,7 @@ pub struct Hit<'t> {
     pub range: Range<usize>,
     arn: OnceCell<Option<Arn>>,
     host: OnceCell<Option<AwsHost>>,
+    terraform: OnceCell<Vec<TerraformAttribute>>,
 }
 
 impl<'t> Hit<'t> {
@@ -60,6 +63,7 @@ impl<'t> Hit<'t> {
             range,
             arn: OnceCell::new(),
             host: OnceCell::new(),
+            terraform: OnceCell::new(),
         }
     }
 
@@ -75,6 +79,12 @@ impl<'t> Hit<'t> {
         self.host
             .get_or_init(|| parse_aws_host(self.text.as_bytes(), self.range.clone()))
             .as_ref()
+    }
+
+    /// The attributes of the Terraform block the hit opens (`resource "aws_…`).
+    fn terraform(&self) -> &[TerraformAttribute] {
+        self.terraform
+            .get_or_init(|| terraform_block(self.text.as_bytes(), &self.range))
     }
 }
 
@@ -93,9 +103,31 @@ pub struct Kind {
     /// bytes that nothing of this kind follows without looking further.
     pub after_anchor: fn(u8) -> bool,
     pub matcher: Matcher,
-    /// Found by its context (a label, a URL scheme) rather than its own shape: once found,
-    /// its later bare occurrences in the same request are masked too.
-    pub found_by_context: bool,
+    /// Whether an original found where this kind stands is masked at its other mentions.
+    pub spread: Spread,
+}
+
+/// Where else in a request an original is masked, once found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// Found by its own shape, which the engine sees wherever it stands: nothing to spread.
+    Never,
+    /// Found by its context (a label, a URL scheme, an ARN around it): every whole-word
+    /// mention in the request is masked too.
+    Always,
+    /// A resource name: spread only when [`names::is_distinctive`].
+    IfDistinctive,
+}
+
+impl Spread {
+    /// Whether `original`, found by a kind of this spread, is masked at its other mentions.
+    pub fn reaches(self, original: &str) -> bool {
+        match self {
+            Spread::Never => false,
+            Spread::Always => true,
+            Spread::IfDistinctive => names::is_distinctive(original),
+        }
+    }
 }
 
 macro_rules! hex_kind {
@@ -109,7 +141,44 @@ macro_rules! hex_kind {
             anchors: &[$($anchor),+],
             after_anchor: is_lower_hex,
             matcher: hex_resource_id,
-            found_by_context: false,
+            spread: Spread::Never,
+        }
+    };
+}
+
+/// A resource-name kind (see `names`): its keys, flags, Terraform attributes and ARN part.
+/// Every name kind also reads `--name` (for the services listed), Terraform blocks and ARNs.
+macro_rules! name_kind {
+    (
+        $id:literal, $label:literal, $prefix:literal, $example:literal, $description:literal,
+        keys: [$($key:literal),*],
+        flags: [$($flag:literal),*],
+        name_flag_in: [$($service:literal),*],
+        terraform: [$(($tf_kind:literal, $tf_attribute:literal)),*],
+        in_arn: $in_arn:path
+    ) => {
+        Kind {
+            id: $id,
+            label: $label,
+            description: $description,
+            example: $example,
+            token_prefix: $prefix,
+            anchors: &[$($key,)* $(concat!("--", $flag),)* "--name", "resource \"aws_", "data \"aws_", "arn:"],
+            after_anchor: may_follow_anchor,
+            matcher: |at, out| {
+                resource_name(
+                    at,
+                    out,
+                    &NameLabels {
+                        keys: &[$($key),*],
+                        flags: &[$($flag),*],
+                        name_flag_in: &[$($service),*],
+                        terraform: &[$(($tf_kind, $tf_attribute)),*],
+                        in_arn: $in_arn,
+                    },
+                )
+            },
+            spread: Spread::IfDistinctive,
         }
     };
 }
@@ -121,11 +190,11 @@ pub static CATALOG: &[Kind] = &[
         label: "Lambda function ARN",
         description: "ARNs of Lambda functions, with or without a version or alias.",
         example: "arn:aws:lambda:us-east-1:123456789012:function:billing-export",
-        token_prefix: "LAMBDA_FUNCTION",
+        token_prefix: "LAMBDA_ARN",
         anchors: &["arn:"],
         after_anchor: is_partition_start,
         matcher: lambda_arn,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "arn",
@@ -138,7 +207,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["arn:", "arn\"", "arn\u{1}"],
         after_anchor: |b| b == b'a' || matches!(b, b' ' | b'\t' | b'"' | b'\'' | 0),
         matcher: any_arn,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     hex_kind!("ec2_instance", "EC2 instance ID", "EC2_INSTANCE", "i-0a1b2c3d4e5f67890", ["i-"]),
     hex_kind!("ami", "AMI ID", "AMI", "ami-0abcdef1234567890", ["ami-"]),
@@ -178,7 +247,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["s3://", "s3a://", "s3n://", ".amazonaws.com", "arn:", "bucket", ":0", ":1", ":2", ":3", ":4", ":5"],
         after_anchor: is_partition_start,
         matcher: s3_bucket,
-        found_by_context: true,
+        spread: Spread::Always,
     },
     Kind {
         id: "account_id",
@@ -190,7 +259,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["arn:", "account", "owner", "AWS\"", "AWS\u{1}", ".dkr.ecr.", ".amazonaws.com/"],
         after_anchor: is_partition_start,
         matcher: account_id,
-        found_by_context: true,
+        spread: Spread::Always,
     },
     Kind {
         id: "access_key_id",
@@ -201,7 +270,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T", "accesskeyid", "access_key_id", "access-key-id"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: iam_id,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "iam_unique_id",
@@ -212,7 +281,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["AIDA", "AROA", "AIPA", "AGPA", "ANPA", "ANVA", "APKA", "ASCA"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: iam_id,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "secret_access_key",
@@ -223,7 +292,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["secret_access_key", "secretaccesskey", "secret-access-key", "secret access key", "aws_secret_key", "AKIA", "ASIA"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: secret_access_key,
-        found_by_context: true,
+        spread: Spread::Always,
     },
     Kind {
         id: "session_token",
@@ -234,7 +303,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: session_token,
-        found_by_context: true,
+        spread: Spread::Always,
     },
     Kind {
         id: "private_cidr",
@@ -245,7 +314,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["10.", "172.", "192.168."],
         after_anchor: |b| b.is_ascii_digit(),
         matcher: private_cidr,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "private_ipv4",
@@ -256,7 +325,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["10.", "172.", "192.168."],
         after_anchor: |b| b.is_ascii_digit(),
         matcher: private_ipv4,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "ec2_private_dns",
@@ -267,7 +336,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["ip-"],
         after_anchor: |b| b.is_ascii_digit(),
         matcher: ec2_private_dns,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "rds_endpoint",
@@ -278,7 +347,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Rds),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "rds_resource_id",
@@ -289,7 +358,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["db-", "cluster-"],
         after_anchor: is_upper_alnum,
         matcher: rds_resource_id,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "elasticache_endpoint",
@@ -300,7 +369,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::ElastiCache),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "elb_endpoint",
@@ -311,7 +380,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::LoadBalancer),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "eks_endpoint",
@@ -322,7 +391,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Eks),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "api_gateway_endpoint",
@@ -333,7 +402,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::ApiGateway),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "cloudfront_domain",
@@ -344,7 +413,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".cloudfront.net"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::CloudFront),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "aws_hostname",
@@ -355,7 +424,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &[".amazonaws.com", ".on.aws"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Other),
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "organizations_id",
@@ -366,7 +435,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["o-", "ou-"],
         after_anchor: |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
         matcher: organizations_id,
-        found_by_context: false,
+        spread: Spread::Never,
     },
     Kind {
         id: "route53_zone",
@@ -377,7 +446,7 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["hostedzone", "hosted-zone", "hosted_zone", "hosted zone"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: route53_zone,
-        found_by_context: true,
+        spread: Spread::Always,
     },
     Kind {
         id: "kms_key",
@@ -388,7 +457,212 @@ pub static CATALOG: &[Kind] = &[
         anchors: &["kms", "keyid", "key-id", "key_id", "key id", "mrk-"],
         after_anchor: is_lower_hex,
         matcher: kms_key,
-        found_by_context: true,
+        spread: Spread::Always,
+    },
+    name_kind!(
+        "lambda_function_name", "Lambda function name", "LAMBDA_FUNCTION",
+        "aws lambda invoke --function-name billing-export out.json",
+        "Names of Lambda functions: FunctionName, --function-name, Terraform function_name, the name in a function ARN.",
+        keys: ["FunctionName"],
+        flags: ["function-name"],
+        name_flag_in: [],
+        terraform: [("aws_lambda_function", "function_name"), ("aws_lambda_alias", "function_name"), ("aws_lambda_permission", "function_name")],
+        in_arn: lambda_in_arn
+    ),
+    name_kind!(
+        "rds_name", "RDS instance or cluster name", "RDS_INSTANCE",
+        "\"DBInstanceIdentifier\": \"payments-prod\"",
+        "Identifiers of RDS and Aurora instances and clusters: DBInstanceIdentifier, DBClusterIdentifier, their CLI flags, Terraform identifier, the name in a db: or cluster: ARN.",
+        keys: ["DBInstanceIdentifier", "DBClusterIdentifier"],
+        flags: ["db-instance-identifier", "db-cluster-identifier"],
+        name_flag_in: [],
+        terraform: [("aws_db_instance", "identifier"), ("aws_rds_cluster", "cluster_identifier"), ("aws_rds_cluster_instance", "identifier"), ("aws_db_instance", "db_instance_identifier")],
+        in_arn: rds_in_arn
+    ),
+    name_kind!(
+        "iam_role_name", "IAM role name", "IAM_ROLE",
+        "aws iam get-role --role-name DeployRole",
+        "Names of IAM roles: RoleName, --role-name, Terraform name of aws_iam_role, the role in a role or assumed-role ARN.",
+        keys: ["RoleName"],
+        flags: ["role-name"],
+        name_flag_in: [],
+        terraform: [("aws_iam_role", "name"), ("aws_iam_role_policy_attachment", "role"), ("aws_iam_role_policy", "role"), ("aws_iam_instance_profile", "role")],
+        in_arn: role_in_arn
+    ),
+    name_kind!(
+        "iam_user_name", "IAM user or session name", "IAM_USER",
+        "\"UserName\": \"jane.doe\"",
+        "Names of IAM users (UserName, --user-name, Terraform aws_iam_user) and the session names of assumed-role ARNs, often a person's login.",
+        keys: ["UserName"],
+        flags: ["user-name"],
+        name_flag_in: [],
+        terraform: [("aws_iam_user", "name"), ("aws_iam_access_key", "user")],
+        in_arn: user_in_arn
+    ),
+    name_kind!(
+        "iam_group_name", "IAM group name", "IAM_GROUP",
+        "arn:aws:iam::123456789012:group/platform-admins",
+        "Names of IAM groups: Terraform aws_iam_group, the group in a group ARN.",
+        keys: [],
+        flags: [],
+        name_flag_in: [],
+        terraform: [("aws_iam_group", "name")],
+        in_arn: group_in_arn
+    ),
+    name_kind!(
+        "iam_policy_name", "IAM policy name", "IAM_POLICY",
+        "\"PolicyName\": \"ledger-read-write\"",
+        "Names of a company's IAM policies: PolicyName, --policy-name, Terraform aws_iam_policy, the policy in a customer policy ARN (AWS managed policies are left alone).",
+        keys: ["PolicyName"],
+        flags: ["policy-name"],
+        name_flag_in: [],
+        terraform: [("aws_iam_policy", "name"), ("aws_iam_role_policy", "name")],
+        in_arn: policy_in_arn
+    ),
+    name_kind!(
+        "cluster_name", "EKS or ECS cluster name", "CLUSTER",
+        "aws eks describe-cluster --name payments-eks",
+        "Names of EKS and ECS clusters: ClusterName, clusterName, --cluster-name, --cluster, aws eks --name, Terraform aws_eks_cluster and aws_ecs_cluster, the cluster in an EKS or ECS ARN.",
+        keys: ["ClusterName", "clusterName"],
+        flags: ["cluster-name", "cluster"],
+        name_flag_in: ["eks"],
+        terraform: [("aws_eks_cluster", "name"), ("aws_ecs_cluster", "name"), ("aws_eks_node_group", "cluster_name"), ("aws_eks_addon", "cluster_name")],
+        in_arn: cluster_in_arn
+    ),
+    name_kind!(
+        "ecs_service_name", "ECS service name", "ECS_SERVICE",
+        "\"serviceName\": \"checkout-api\"",
+        "Names of ECS services: serviceName (as a JSON key), --service, --service-name, Terraform aws_ecs_service, the service in an ECS service ARN.",
+        keys: ["serviceName"],
+        flags: ["service", "service-name"],
+        name_flag_in: [],
+        terraform: [("aws_ecs_service", "name")],
+        in_arn: ecs_service_in_arn
+    ),
+    name_kind!(
+        "cloudformation_stack", "CloudFormation stack name", "CFN_STACK",
+        "aws cloudformation describe-stacks --stack-name ledger-network",
+        "Names of CloudFormation stacks: StackName, --stack-name, Terraform aws_cloudformation_stack, the stack in a stack ARN.",
+        keys: ["StackName"],
+        flags: ["stack-name"],
+        name_flag_in: [],
+        terraform: [("aws_cloudformation_stack", "name")],
+        in_arn: stack_in_arn
+    ),
+    name_kind!(
+        "dynamodb_table", "DynamoDB table name", "DYNAMODB_TABLE",
+        "aws dynamodb scan --table-name ledger-entries",
+        "Names of DynamoDB tables: TableName, --table-name, Terraform aws_dynamodb_table, the table in a table ARN.",
+        keys: ["TableName"],
+        flags: ["table-name"],
+        name_flag_in: [],
+        terraform: [("aws_dynamodb_table", "name")],
+        in_arn: table_in_arn
+    ),
+    Kind {
+        id: "sqs_queue",
+        label: "SQS queue name",
+        description: "Names of SQS queues: QueueName, --queue-name, Terraform aws_sqs_queue, the name in a queue URL or queue ARN.",
+        example: "https://sqs.us-east-1.amazonaws.com/123456789012/ledger-events.fifo",
+        token_prefix: "SQS_QUEUE",
+        anchors: &["QueueName", "--queue-name", "--name", "resource \"aws_", "data \"aws_", "arn:", ".amazonaws.com/"],
+        after_anchor: may_follow_anchor,
+        matcher: |at, out| {
+            resource_name(
+                at,
+                out,
+                &NameLabels {
+                    keys: &["QueueName"],
+                    flags: &["queue-name"],
+                    name_flag_in: &[],
+                    terraform: &[("aws_sqs_queue", "name")],
+                    in_arn: queue_in_arn,
+                },
+            );
+            queue_in_url(at, out);
+        },
+        spread: Spread::IfDistinctive,
+    },
+    name_kind!(
+        "sns_topic", "SNS topic name", "SNS_TOPIC",
+        "arn:aws:sns:us-east-1:123456789012:ledger-alerts",
+        "Names of SNS topics: TopicName, aws sns --name, Terraform aws_sns_topic, the topic in a topic or subscription ARN.",
+        keys: ["TopicName"],
+        flags: ["topic-name"],
+        name_flag_in: ["sns"],
+        terraform: [("aws_sns_topic", "name")],
+        in_arn: topic_in_arn
+    ),
+    name_kind!(
+        "log_group", "CloudWatch log group", "LOG_GROUP",
+        "aws logs tail --log-group-name /aws/lambda/billing-export",
+        "Names of CloudWatch Logs groups: LogGroupName, logGroupName (as a JSON key), --log-group-name, Terraform aws_cloudwatch_log_group, the group in a log-group ARN.",
+        keys: ["LogGroupName", "logGroupName"],
+        flags: ["log-group-name"],
+        name_flag_in: [],
+        terraform: [("aws_cloudwatch_log_group", "name")],
+        in_arn: log_group_in_arn
+    ),
+    name_kind!(
+        "kms_alias", "KMS key alias", "KMS_ALIAS",
+        "\"AliasName\": \"alias/ledger-data\"",
+        "A company's KMS key aliases: AliasName, --alias-name, Terraform aws_kms_alias, the alias in a KMS alias ARN (AWS's own alias/aws/… are left alone).",
+        keys: ["AliasName"],
+        flags: ["alias-name"],
+        name_flag_in: [],
+        terraform: [("aws_kms_alias", "name")],
+        in_arn: alias_in_arn
+    ),
+    name_kind!(
+        "ecr_repository", "ECR repository name", "ECR_REPOSITORY",
+        "\"repositoryName\": \"ledger/api\"",
+        "Names of ECR repositories: RepositoryName, repositoryName (as a JSON key), --repository-name, Terraform aws_ecr_repository, the repository in its ARN.",
+        keys: ["RepositoryName", "repositoryName"],
+        flags: ["repository-name"],
+        name_flag_in: [],
+        terraform: [("aws_ecr_repository", "name")],
+        in_arn: repository_in_arn
+    ),
+    name_kind!(
+        "secret_name", "Secrets Manager secret name", "SECRET_NAME",
+        "aws secretsmanager get-secret-value --secret-id prod/ledger/db",
+        "Names of Secrets Manager secrets: SecretId, --secret-id, aws secretsmanager --name, Terraform aws_secretsmanager_secret, the name in a secret ARN.",
+        keys: ["SecretId"],
+        flags: ["secret-id"],
+        name_flag_in: ["secretsmanager"],
+        terraform: [("aws_secretsmanager_secret", "name")],
+        in_arn: secret_in_arn
+    ),
+    name_kind!(
+        "key_pair", "EC2 key pair name", "KEY_PAIR",
+        "\"KeyName\": \"ops-bastion-2024\"",
+        "Names of EC2 key pairs: KeyName, --key-name, Terraform key_name.",
+        keys: ["KeyName"],
+        flags: ["key-name"],
+        name_flag_in: [],
+        terraform: [("aws_key_pair", "key_name"), ("aws_instance", "key_name"), ("aws_launch_template", "key_name")],
+        in_arn: no_arn
+    ),
+    name_kind!(
+        "account_alias", "Account alias", "ACCOUNT_ALIAS",
+        "\"AccountAliases\": [\"acme-payments-prod\"]",
+        "Account aliases: AccountAlias, AccountAliases, --account-alias, Terraform aws_iam_account_alias.",
+        keys: ["AccountAlias", "AccountAliases"],
+        flags: ["account-alias"],
+        name_flag_in: [],
+        terraform: [("aws_iam_account_alias", "account_alias")],
+        in_arn: no_arn
+    ),
+    Kind {
+        id: "name_tag",
+        label: "Name tag",
+        description: "Values of Name tags: {\"Key\": \"Name\", \"Value\": …} in JSON and YAML, Key=Name,Value=… in the CLI, TAGS Name … in its text output, tags = { Name = … } in Terraform.",
+        example: "{\"Key\": \"Name\", \"Value\": \"ledger-bastion\"}",
+        token_prefix: "NAME_TAG",
+        anchors: &["\"key\": \"name\"", "\"key\":\"name\"", "key\u{1}name\u{0}", "key: name", "key=name,", "tags\tname\t", "resource \"aws_", "data \"aws_"],
+        after_anchor: may_follow_anchor,
+        matcher: name_tag,
+        spread: Spread::IfDistinctive,
     },
 ];
 
