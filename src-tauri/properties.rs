@@ -130,6 +130,32 @@ proptest! {
     }
 
     #[test]
+    fn a_labelled_name_is_masked_where_it_stands_whatever_its_bytes(
+        name in "[A-Za-z0-9][A-Za-z0-9._/+=@-]{0,62}",
+        form in 0..5usize,
+    ) {
+        prop_assume!(!["null", "none", "nil", "undefined", "true", "false", "redacted"]
+            .contains(&name.to_ascii_lowercase().as_str()));
+        // Placeholders (`xxxx`, `X.X`) are left alone by design.
+        prop_assume!(!name.bytes().all(|b| matches!(b, b'x' | b'X' | b'.' | b'-')));
+        let text = match form {
+            0 => format!("aws lambda invoke --function-name {name} out.json"),
+            1 => format!("{{\"FunctionName\": \"{name}\", \"Runtime\": \"python3.12\"}}"),
+            2 => format!("Properties:\n  FunctionName: {name}\n"),
+            3 => format!("resource \"aws_lambda_function\" \"f\" {{\n  function_name = \"{name}\"\n}}\n"),
+            _ => format!("{{\"Key\": \"Name\", \"Value\": \"{name}\"}}"),
+        };
+        let engine = Engine::with_all_builtins();
+        let masked = mask_text(&engine, &text);
+        prop_assert!(
+            masked.table.entries().iter().any(|e| e.original == name),
+            "{name:?} not masked in {text:?}: {}", masked.output
+        );
+        let restorer = Restorer::new(&masked.table);
+        prop_assert_eq!(restorer.restore(&masked.output, Escaping::Raw), text);
+    }
+
+    #[test]
     fn masked_prefix_is_stable_as_turns_are_added(turns in prop::collection::vec(text(), 1..6), extra in prop::collection::vec(text(), 1..3)) {
         let engine = Engine::with_all_builtins();
         let head = format!(

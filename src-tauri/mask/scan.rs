@@ -280,6 +280,9 @@ pub fn parse_aws_host(t: &[u8], hit: Range<usize>) -> Option<AwsHost> {
     }
     let class = if suffix.eq_ignore_ascii_case(b".cloudfront.net") {
         HostClass::CloudFront
+    } else if suffix.eq_ignore_ascii_case(b".awsapps.com") {
+        // An IAM Identity Center portal (`acme.awsapps.com/start`) is named after its company.
+        HostClass::Other
     } else {
         classify_labels(name, start)
     };

@@ -23,8 +23,18 @@ pub fn claude_binary() -> PathBuf {
 /// Runs `claude -p <prompt>` against `base_url` in a fresh HOME and working directory;
 /// returns the stream-json lines it printed.
 pub fn run_claude(base_url: &str, prompt: &str, extra_env: &[(&str, &str)]) -> Vec<Value> {
-    let home = tempfile::tempdir().expect("home");
     let work = tempfile::tempdir().expect("work dir");
+    run_claude_in(work.path(), base_url, prompt, extra_env)
+}
+
+/// [`run_claude`] in the working directory `work`, which the test has prepared.
+pub fn run_claude_in(
+    work: &std::path::Path,
+    base_url: &str,
+    prompt: &str,
+    extra_env: &[(&str, &str)],
+) -> Vec<Value> {
+    let home = tempfile::tempdir().expect("home");
     let mut child = Command::new(claude_binary())
         .args([
             "-p",
@@ -35,7 +45,7 @@ pub fn run_claude(base_url: &str, prompt: &str, extra_env: &[(&str, &str)]) -> V
             "stream-json",
             "--verbose",
         ])
-        .current_dir(work.path())
+        .current_dir(work)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home.path())
@@ -54,7 +64,12 @@ pub fn run_claude(base_url: &str, prompt: &str, extra_env: &[(&str, &str)]) -> V
     while child.try_wait().expect("wait").is_none() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("claude did not finish within 180 s");
+            let output = child.wait_with_output().expect("claude output");
+            panic!(
+                "claude did not finish within 180 s; it printed:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -151,5 +166,63 @@ async fn claude_code_runs_the_tool_on_real_identifiers_while_upstream_sees_only_
     assert!(
         second.contains("tool_result") && second.contains("EC2_INSTANCE_001"),
         "tool output should come back masked"
+    );
+}
+
+/// Resource names have no shape: a tool's output names a Lambda function and an RDS instance
+/// by their labels, the model (seeing only tokens) calls the next tool with those tokens, and
+/// Claude Code must run that command with the real names while no name reaches the upstream.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_call_names_resources_by_token_and_runs_with_the_real_names() {
+    let upstream = upstream::start().await;
+    let maskgate = spawn_headless(&["--upstream", &upstream.url()], &[]);
+    let work = tempfile::tempdir().expect("work dir");
+    let names = ["billing-export", "payments-prod"];
+    std::fs::write(
+        work.path().join("inventory.json"),
+        format!(
+            "{{\"Functions\": [{{\"FunctionName\": \"{}\"}}], \"DBInstances\": [{{\"DBInstanceIdentifier\": \"{}\"}}]}}\n",
+            names[0], names[1]
+        ),
+    )
+    .expect("inventory written");
+    let base_url = maskgate.url();
+    let work_path = work.path().to_owned();
+    let lines = tokio::task::spawn_blocking(move || {
+        run_claude_in(&work_path, &base_url, "RUN_INVENTORY: what do I run?", &[])
+    })
+    .await
+    .expect("claude ran");
+
+    let (tool_results, result) = tool_results_and_result(&lines);
+    assert_eq!(
+        tool_results.len(),
+        2,
+        "two Bash calls expected; got {lines:#?}"
+    );
+    // The second command was written with tokens and ran with the real names.
+    for name in names {
+        assert!(
+            tool_results[1].contains(&format!(" {name}")) && tool_results[1].contains("invoke"),
+            "the command ran without {name}: {}",
+            tool_results[1]
+        );
+    }
+    assert_eq!(result["is_error"], false, "{result}");
+    let final_text = result["result"].as_str().expect("result text");
+    assert!(
+        final_text.contains(names[0]) && final_text.contains(names[1]),
+        "{final_text}"
+    );
+
+    let seen = upstream.recorder.everything();
+    for name in names {
+        assert!(!seen.contains(name), "{name} reached the upstream");
+    }
+    let turns = upstream.recorder.messages_requests();
+    let second = String::from_utf8_lossy(&turns[1].body).into_owned();
+    assert!(
+        second.contains("LAMBDA_FUNCTION_001") && second.contains("RDS_INSTANCE_001"),
+        "the inventory should reach the model as tokens: {second}"
     );
 }

@@ -11,6 +11,7 @@ mod dashboard;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod gateway;
+mod names;
 mod proxy_http;
 mod real_world;
 mod review;

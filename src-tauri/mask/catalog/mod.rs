@@ -418,10 +418,10 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "aws_hostname",
         label: "Other AWS resource host name",
-        description: "Any other resource-specific *.amazonaws.com or *.on.aws host name (ECR registries, Redshift, OpenSearch, Lambda URLs …); shared service endpoints such as ec2.us-east-1.amazonaws.com are left alone.",
+        description: "Any other resource-specific *.amazonaws.com or *.on.aws host name (ECR registries, Redshift, OpenSearch, Lambda URLs …) and IAM Identity Center portals (*.awsapps.com); shared service endpoints such as ec2.us-east-1.amazonaws.com are left alone.",
         example: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
         token_prefix: "AWS_HOSTNAME",
-        anchors: &[".amazonaws.com", ".on.aws"],
+        anchors: &[".amazonaws.com", ".on.aws", ".awsapps.com"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: |at, out| host_of_class(at, out, HostClass::Other),
         spread: Spread::Never,
@@ -482,8 +482,8 @@ pub static CATALOG: &[Kind] = &[
     name_kind!(
         "iam_role_name", "IAM role name", "IAM_ROLE",
         "aws iam get-role --role-name DeployRole",
-        "Names of IAM roles: RoleName, --role-name, Terraform name of aws_iam_role, the role in a role or assumed-role ARN.",
-        keys: ["RoleName"],
+        "Names of IAM roles: RoleName, --role-name, sso_role_name, Terraform name of aws_iam_role, the role in a role or assumed-role ARN.",
+        keys: ["RoleName", "sso_role_name"],
         flags: ["role-name"],
         name_flag_in: [],
         terraform: [("aws_iam_role", "name"), ("aws_iam_role_policy_attachment", "role"), ("aws_iam_role_policy", "role"), ("aws_iam_instance_profile", "role")],
@@ -492,9 +492,9 @@ pub static CATALOG: &[Kind] = &[
     name_kind!(
         "iam_user_name", "IAM user or session name", "IAM_USER",
         "\"UserName\": \"jane.doe\"",
-        "Names of IAM users (UserName, --user-name, Terraform aws_iam_user) and the session names of assumed-role ARNs, often a person's login.",
-        keys: ["UserName"],
-        flags: ["user-name"],
+        "Names of IAM users (UserName, --user-name, Terraform aws_iam_user) and role session names (RoleSessionName, role_session_name, the session in an assumed-role ARN), often a person's login.",
+        keys: ["UserName", "RoleSessionName", "role_session_name"],
+        flags: ["user-name", "role-session-name"],
         name_flag_in: [],
         terraform: [("aws_iam_user", "name"), ("aws_iam_access_key", "user")],
         in_arn: user_in_arn

@@ -34,6 +34,10 @@ const BLOCK_AT_MOST: usize = 16 * 1024;
 /// How far back an `aws SERVICE` command is looked for from its `--name` flag.
 const COMMAND_AT_MOST: usize = 512;
 
+/// How far a value may stand from what labels it when only punctuation and layout lie
+/// between (a `Name` tag's value, a list's first item): pretty-printed JSON indents deeply.
+const GAP_AT_MOST: usize = 128;
+
 /// Names this short never spread, whatever they hold (`v2`, `db`).
 const SPREAD_AT_LEAST: usize = 3;
 
@@ -198,27 +202,31 @@ pub(super) fn resource_name(at: &Hit, out: &mut Vec<Range<usize>>, labels: &Name
             labels.flags.iter().any(|f| f.as_bytes() == flag)
         };
         if named {
-            out.extend(labelled_name(t, hit.start + 2..hit.end));
+            out.extend(labelled_name(t, hit.start + 2..hit.end, true));
         }
     } else if let Some(key) = labels.keys.iter().find(|k| k.as_bytes() == word) {
-        let camel = key.starts_with(|c: char| c.is_ascii_lowercase());
+        let snake = !key.contains(|c: char| c.is_ascii_uppercase());
+        let camel = !snake && key.starts_with(|c: char| c.is_ascii_lowercase());
         if !camel || is_quoted_key(t, &hit) {
-            out.extend(labelled_name(t, hit));
+            out.extend(labelled_name(t, hit, snake));
         }
     }
 }
 
 /// The name after a label, if it is one: no spaces, the characters AWS allows in names. A
-/// list's first item counts too (`"AccountAliases": ["acme-prod"]`).
-fn labelled_name(t: &[u8], label: Range<usize>) -> Option<Range<usize>> {
+/// list's first item counts too (`"AccountAliases": ["acme-prod"]`). A `snake_case` label
+/// (`sso_role_name = …` in `~/.aws/config`) may take an unquoted value after a spaced `=`.
+fn labelled_name(t: &[u8], label: Range<usize>, snake: bool) -> Option<Range<usize>> {
     let value = labelled_value(t, label.clone(), 1)
-        .filter(|v| is_name(&t[v.clone()]) && !is_code_assignment(&t[label.end..v.start]))
+        .filter(|v| {
+            is_name(&t[v.clone()]) && (snake || !is_code_assignment(&t[label.end..v.start]))
+        })
         .or_else(|| {
             let gap = run_len(t, label.end, |b| {
                 matches!(b, b'"' | b':' | b' ' | b'\t' | b'\r' | b'\n' | b'[')
             });
             let gap_text = &t[label.end..label.end + gap];
-            let opens_list = gap <= 24
+            let opens_list = gap <= GAP_AT_MOST
                 && gap_text.starts_with(b"\"")
                 && gap_text.contains(&b':')
                 && gap_text.contains(&b'[')
@@ -240,7 +248,9 @@ fn is_code_assignment(gap: &[u8]) -> bool {
 }
 
 fn is_name(value: &[u8]) -> bool {
+    // AWS's own key aliases (`alias/aws/s3`) name no company's resource.
     value.len() <= NAME_AT_MOST
+        && !value.starts_with(b"alias/aws/")
         && value.iter().any(u8::is_ascii_alphanumeric)
         && value.iter().all(|&b| {
             b.is_ascii_alphanumeric()
@@ -316,7 +326,7 @@ pub(super) fn name_tag(at: &Hit, out: &mut Vec<Range<usize>>) {
         )
     });
     let value_label = hit.end + gap..hit.end + gap + 5;
-    let is_value_label = gap <= 24
+    let is_value_label = gap <= GAP_AT_MOST
         && t.get(value_label.clone())
             .is_some_and(|w| w.eq_ignore_ascii_case(b"value"));
     if !is_value_label {
@@ -370,15 +380,26 @@ pub(super) fn terraform_block(t: &[u8], hit: &Range<usize>) -> Vec<TerraformAttr
             + run_len(line, at, |b| {
                 matches!(b, b' ' | b'\t' | b'\r' | b'+' | b'-' | b'~')
             });
+        // A plan quotes map keys: `+ "Name" = "…"`.
+        let quoted = line.get(ident_start) == Some(&b'"');
+        let ident_start = ident_start + usize::from(quoted);
         let ident = ident_start
             ..ident_start
                 + run_len(line, ident_start, |b| {
                     b.is_ascii_alphanumeric() || b == b'_'
                 });
-        let eq = ident.end + run_len(line, ident.end, |b| b == b' ' || b == b'\t');
-        if !ident.is_empty() && line.get(eq) == Some(&b'=') && line.get(eq + 1) != Some(&b'=') {
+        let ident_end = ident.end + usize::from(quoted && line.get(ident.end) == Some(&b'"'));
+        let eq = ident_end + run_len(line, ident_end, |b| b == b' ' || b == b'\t');
+        let in_tags = tags_depth == Some(depth);
+        // Only the block's own attributes and its tags: a nested block's `name` (a table's
+        // `attribute { name = "pk" }`) names something else.
+        let top = depth == 1 || in_tags;
+        if top
+            && !ident.is_empty()
+            && line.get(eq) == Some(&b'=')
+            && line.get(eq + 1) != Some(&b'=')
+        {
             let mut value_at = eq + 1 + run_len(line, eq + 1, |b| b == b' ' || b == b'\t');
-            let in_tags = tags_depth == Some(depth);
             // A plan's change `"old" -> "new"` names the resource twice.
             while line.get(value_at) == Some(&b'"') {
                 let len = run_len(line, value_at + 1, |b| b != b'"');

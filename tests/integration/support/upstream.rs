@@ -4,7 +4,12 @@
 //! prove no original reached it.
 //!
 //! Behaviour by the last user turn:
-//! - it holds a `tool_result`: a final text answer quoting that result;
+//! - it holds the `tool_result` of the `RUN_INVENTORY` call: a second Bash call that uses the
+//!   tokens of that result (`echo invoke LAMBDA_FUNCTION_001 …`), as a model acts on what a
+//!   tool showed it;
+//! - it holds any other `tool_result`: a final text answer quoting that result;
+//! - its text contains `RUN_INVENTORY`: a Bash call that prints `inventory.json` from the
+//!   working directory;
 //! - its text contains `RUN_TOOL`: a signed thinking block, then a Bash `tool_use` whose
 //!   command echoes every token of the prompt (streamed as `input_json_delta` pieces);
 //! - otherwise: a text answer that lists every token of the prompt.
@@ -200,6 +205,9 @@ async fn messages_maybe_gzipped(headers: HeaderMap, body: Json<Value>) -> Respon
     Response::from_parts(parts, Body::from(encoder.finish().expect("gzip")))
 }
 
+/// The id of the Bash call that reads `inventory.json` (see the module doc).
+const INVENTORY_CALL: &str = "toolu_01INVENTORY";
+
 async fn messages(Json(body): Json<Value>) -> Response {
     let model = body["model"].as_str().unwrap_or("claude-test").to_owned();
     if let Some(code) = model.strip_prefix("error-") {
@@ -230,22 +238,33 @@ async fn messages(Json(body): Json<Value>) -> Response {
         .cloned()
         .unwrap_or(Value::Null);
     let last_text = last_user.to_string();
-    let tool_result = last_user["content"]
+    // The latest result (a client may keep earlier ones in the same user turn).
+    let tool_result_block = last_user["content"]
         .as_array()
-        .and_then(|blocks| blocks.iter().find(|b| b["type"] == "tool_result"))
-        .map(|b| match &b["content"] {
-            Value::String(s) => s.clone(),
-            other => other
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        });
+        .and_then(|blocks| blocks.iter().rev().find(|b| b["type"] == "tool_result"));
+    let answers_inventory = tool_result_block.is_some_and(|b| b["tool_use_id"] == INVENTORY_CALL);
+    let tool_result = tool_result_block.map(|b| match &b["content"] {
+        Value::String(s) => s.clone(),
+        other => other
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    });
     let prompt_tokens = tokens_in(&last_text);
-    let blocks: Vec<Value> = if let Some(result) = tool_result {
+    let blocks: Vec<Value> = if let (true, Some(result)) = (answers_inventory, &tool_result) {
+        let command = format!("echo invoke {}", tokens_in(result).join(" "));
+        vec![
+            json!({"type":"tool_use","id":"toolu_02USE","name":"Bash","input":{"command": command, "description":"Use what the inventory named"}}),
+        ]
+    } else if let Some(result) = tool_result {
         vec![json!({"type":"text","text": format!("Done. The command printed: {}", result.trim())})]
+    } else if last_text.contains("RUN_INVENTORY") {
+        vec![
+            json!({"type":"tool_use","id":INVENTORY_CALL,"name":"Bash","input":{"command": "cat inventory.json", "description":"Read the inventory"}}),
+        ]
     } else if last_text.contains("RUN_TOOL") {
         let thinking = format!("I will echo {} with Bash.", prompt_tokens.join(" "));
         vec![
