@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use crate::mask::engine::{Scratch, SharedScan, TOKEN_TEXT_KIND};
 use crate::mask::walk_text::{KEY_END, STRING_END};
-use crate::mask::{mask_json, mask_text, Engine};
+use crate::mask::{mask_json, mask_text, AlwaysMask, Engine, Lists};
 use crate::restore::{Escaping, Restorer};
 
 /// Identifiers of several kinds and words that sit next to them in real text.
@@ -153,6 +153,46 @@ proptest! {
         );
         let restorer = Restorer::new(&masked.table);
         prop_assert_eq!(restorer.restore(&masked.output, Escaping::Raw), text);
+    }
+
+    #[test]
+    fn never_mask_always_wins(input in prose(), pick in any::<prop::sample::Index>()) {
+        let engine = Engine::with_all_builtins();
+        let first = mask_text(&engine, &input);
+        let originals: Vec<&str> = first.table.entries().iter()
+            .filter(|e| e.kind != TOKEN_TEXT_KIND)
+            .map(|e| e.original.as_str())
+            .collect();
+        prop_assume!(!originals.is_empty());
+        let kept = pick.get(&originals).to_ascii_uppercase();
+        let lists = Lists { always: Vec::new(), never: vec![kept.clone()] };
+        let engine = Engine::with_lists(|_| true, &[], &lists).expect("engine");
+        let masked = mask_text(&engine, &input);
+        prop_assert!(
+            !masked.table.entries().iter().any(|e| e.original.eq_ignore_ascii_case(&kept)),
+            "{kept} was masked in {}", masked.output
+        );
+        let restorer = Restorer::new(&masked.table);
+        prop_assert_eq!(restorer.restore(&masked.output, Escaping::Raw), input);
+    }
+
+    #[test]
+    fn always_mask_entries_are_literals(
+        entry in "[a-z]{2}[.()+?|^$\\[\\]{}]{1,3}[a-z]{1,3}",
+        decoy_byte in "[a-z]",
+    ) {
+        // The same entry with its punctuation replaced: what a regex would also have matched.
+        let decoy: String = entry.chars()
+            .map(|c| if c.is_ascii_lowercase() { c } else { decoy_byte.chars().next().unwrap_or('q') })
+            .collect();
+        let text = format!("see {entry} and {decoy} here");
+        let lists = Lists {
+            always: vec![AlwaysMask { value: entry.clone(), token_prefix: "CODENAME".into() }],
+            never: Vec::new(),
+        };
+        let engine = Engine::with_lists(|_| true, &[], &lists).expect("engine");
+        let masked = mask_text(&engine, &text);
+        prop_assert_eq!(masked.output, format!("see CODENAME_001 and {decoy} here"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::journal::Journal;
-use crate::mask::{CustomPattern, EngineError};
+use crate::mask::{AlwaysMask, CustomPattern, EngineError};
 use crate::proxy::health::check;
 use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
 use crate::settings::{Secrets, Settings, SettingsError};
@@ -50,6 +50,16 @@ pub enum Command {
     },
     SaveCustomPatterns {
         patterns: Vec<CustomPattern>,
+    },
+    /// The always-mask and never-mask lists.
+    Lists,
+    SaveLists {
+        always: Vec<AlwaysMask>,
+        never: Vec<String>,
+    },
+    /// Adds one value to the never-mask list: the one-click answer to a false positive.
+    NeverMask {
+        value: String,
     },
     GatewaySettings,
     /// A new secret or local token (when given; empty removes it) goes to the secret store.
@@ -361,6 +371,37 @@ impl Control {
                     .await?;
                 answer(())
             }
+            Command::Lists => {
+                let settings = self.settings();
+                answer(views::ListsView {
+                    always: settings.always_mask,
+                    never: settings.never_mask,
+                })
+            }
+            Command::SaveLists { always, never } => {
+                self.update_settings(|s| {
+                    s.always_mask = always.clone();
+                    s.never_mask = never.clone();
+                })
+                .await?;
+                answer(())
+            }
+            Command::NeverMask { value } => {
+                let value = value.trim().to_owned();
+                if value.is_empty() {
+                    return Err(ControlError::BadCommand {
+                        name: "never_mask".to_owned(),
+                        reason: "the value is empty".to_owned(),
+                    });
+                }
+                self.update_settings(|s| {
+                    if !s.never_mask.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+                        s.never_mask.push(value.clone());
+                    }
+                })
+                .await?;
+                answer(())
+            }
             Command::GatewaySettings => {
                 let secrets = lock(&self.secrets).clone();
                 let mut view = GatewayView::of(
@@ -539,6 +580,48 @@ mod tests {
         let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
         assert!(saved.disabled_kinds.contains("custom:ticket"));
         assert_eq!(saved.custom_patterns.len(), 1);
+        control.stop(Duration::from_secs(1)).await;
+    }
+
+    #[tokio::test]
+    async fn lists_apply_to_the_running_proxy_and_never_mask_adds_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(dir.path(), Shell::Headless);
+        control.start().await.expect("serves");
+        let masked = |control: &Control, text: &str| -> String {
+            let proxy = control.proxy().expect("running");
+            crate::mask::mask_text(&proxy.config().engine, text).output
+        };
+        run(
+            &control,
+            "save_lists",
+            json!({"always": [{"value": "bluebird", "token_prefix": "CODENAME"}], "never": []}),
+        )
+        .await
+        .expect("saved");
+        assert_eq!(masked(&control, "ship Bluebird"), "ship CODENAME_001");
+        for _ in 0..2 {
+            run(
+                &control,
+                "never_mask",
+                json!({"value": "AKIAIOSFODNN7EXAMPLE"}),
+            )
+            .await
+            .expect("added");
+        }
+        assert_eq!(
+            masked(&control, "key AKIAIOSFODNN7EXAMPLE"),
+            "key AKIAIOSFODNN7EXAMPLE"
+        );
+        let lists = run(&control, "lists", json!({})).await.expect("lists");
+        assert_eq!(lists["never"], json!(["AKIAIOSFODNN7EXAMPLE"]));
+        let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
+        assert_eq!(saved.never_mask, ["AKIAIOSFODNN7EXAMPLE"]);
+        assert_eq!(saved.always_mask[0].token_prefix, "CODENAME");
+        let bad = json!({"always": [{"value": "a*", "token_prefix": "X"}], "never": []});
+        let error = run(&control, "save_lists", bad).await.expect_err("refused");
+        assert_eq!(error.kind(), "invalid_settings");
+        assert!(error.to_string().contains("at least 3"), "{error}");
         control.stop(Duration::from_secs(1)).await;
     }
 

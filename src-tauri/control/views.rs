@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::{ExchangeRecord, RecordSummary};
 use crate::mask::catalog::CATALOG;
-use crate::mask::{mask_text, CustomPattern, Engine, EngineError, TokenEntry};
+use crate::mask::{mask_text, AlwaysMask, CustomPattern, Engine, EngineError, TokenEntry};
 use crate::proxy::guard::TOKEN_HEADER;
 use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Settings};
 
@@ -95,6 +95,13 @@ pub fn set_kind_enabled(settings: &mut Settings, id: &str, enabled: bool) {
     } else {
         settings.disabled_kinds.insert(id.to_owned());
     }
+}
+
+/// The user's lists, as the Patterns view edits them.
+#[derive(Serialize)]
+pub struct ListsView {
+    pub always: Vec<AlwaysMask>,
+    pub never: Vec<String>,
 }
 
 #[derive(Serialize)]

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::byte_sets::TRIGGERS;
 use super::catalog::{Hit, Kind, Spread, CATALOG};
+use super::lists::{parse_entry, AlwaysSearch, ListError, Lists, NeverMask};
 use super::walk_text::{ends_string, KEY_END, STRING_END};
 
 /// A user-defined pattern that behaves like a built-in kind.
@@ -53,12 +54,24 @@ pub enum EngineError {
     },
     #[error("custom pattern needs a name")]
     EmptyName,
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error("always-mask entry {value:?}: the token prefix {prefix:?} must be upper-case letters, digits and _, starting with a letter")]
+    BadListPrefix { value: String, prefix: String },
+    #[error("always-mask entry {value:?}: the token prefix {prefix:?} is already used by {owner}")]
+    ListPrefixTaken {
+        value: String,
+        prefix: String,
+        owner: String,
+    },
 }
 
 /// Where a rule's candidates come from.
 enum Source {
     Builtin(&'static Kind),
     Custom(Regex),
+    /// The always-mask entries with this rule's token prefix.
+    Listed,
 }
 
 /// An enabled kind or custom pattern, as the engine runs it.
@@ -100,6 +113,8 @@ pub struct Engine {
     rules: Vec<Rule>,
     anchors: Anchors,
     custom_rules: Vec<usize>,
+    always: AlwaysSearch,
+    never: NeverMask,
 }
 
 impl Engine {
@@ -112,6 +127,16 @@ impl Engine {
     pub fn new(
         enabled: impl Fn(&str) -> bool,
         custom: &[CustomPattern],
+    ) -> Result<Engine, EngineError> {
+        Engine::with_lists(enabled, custom, &Lists::default())
+    }
+
+    /// [`Engine::new`], plus the user's always-mask and never-mask `lists`. Always-mask
+    /// entries with one token prefix form one rule, `list:<PREFIX>`.
+    pub fn with_lists(
+        enabled: impl Fn(&str) -> bool,
+        custom: &[CustomPattern],
+        lists: &Lists,
     ) -> Result<Engine, EngineError> {
         let mut rules: Vec<Rule> = CATALOG
             .iter()
@@ -135,6 +160,46 @@ impl Engine {
                 spread: Spread::Never,
                 source: Source::Custom(regex),
             });
+        }
+
+        let mut listed = Vec::new();
+        for entry in &lists.always {
+            let (literal, shape) = parse_entry(&entry.value)?;
+            let prefix = &entry.token_prefix;
+            let rule = match rules.iter().position(|r| r.token_prefix == *prefix) {
+                Some(at) if matches!(rules[at].source, Source::Listed) => at,
+                Some(at) => {
+                    return Err(EngineError::ListPrefixTaken {
+                        value: entry.value.clone(),
+                        prefix: prefix.clone(),
+                        owner: rules[at].label.clone(),
+                    })
+                }
+                None => {
+                    if !is_token_prefix(prefix) {
+                        return Err(EngineError::BadListPrefix {
+                            value: entry.value.clone(),
+                            prefix: prefix.clone(),
+                        });
+                    }
+                    if let Some(kind) = CATALOG.iter().find(|k| k.token_prefix == prefix) {
+                        return Err(EngineError::ListPrefixTaken {
+                            value: entry.value.clone(),
+                            prefix: prefix.clone(),
+                            owner: kind.label.to_owned(),
+                        });
+                    }
+                    rules.push(Rule {
+                        id: format!("list:{prefix}"),
+                        label: format!("Always mask ({prefix})"),
+                        token_prefix: prefix.clone(),
+                        spread: Spread::Never,
+                        source: Source::Listed,
+                    });
+                    rules.len() - 1
+                }
+            };
+            listed.push((literal, shape, rule));
         }
 
         let mut literals: Vec<String> = Vec::new();
@@ -167,7 +232,7 @@ impl Engine {
                 targets.iter().any(|target| match *target {
                     Target::Rule(rule) => match &rules[rule].source {
                         Source::Builtin(kind) => (kind.after_anchor)(b),
-                        Source::Custom(_) => true,
+                        Source::Custom(_) | Source::Listed => true,
                     },
                     Target::TokenShape(_) => b.is_ascii_digit(),
                 })
@@ -183,7 +248,14 @@ impl Engine {
             rules,
             anchors,
             custom_rules,
+            always: AlwaysSearch::new(&listed),
+            never: NeverMask::new(lists.never.iter().map(String::as_str)),
         })
+    }
+
+    /// `findings` of `text` without those the never-mask list keeps readable.
+    pub(super) fn drop_never_masked(&self, text: &str, findings: Vec<Finding>) -> Vec<Finding> {
+        self.never.apply(text, findings)
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -316,12 +388,17 @@ impl Engine {
         self.anchors
             .exact_words
             .find(&t[part.clone()], part.start, &mut on_anchor);
-        if !self.anchors.folded_words.is_empty() {
+        let folded = !self.anchors.folded_words.is_empty();
+        if folded || !self.always.is_empty() {
             lower_into(&t[part.clone()], &mut scratch.lowered);
+        }
+        if folded {
             self.anchors
                 .folded_words
                 .find(&scratch.lowered, part.start, &mut on_anchor);
         }
+        self.always
+            .find(t, &scratch.lowered, part.clone(), findings);
         // A user's regex may match anything, NUL included: it runs over each string alone,
         // and never over a JSON key (`"model"`, `"role"`: a broad pattern must not break the
         // request's structure; the built-in kinds, which match only identifiers, do read keys).
@@ -597,18 +674,22 @@ fn token_shape(t: &[u8], hit: Range<usize>) -> Option<Range<usize>> {
 
 /// Keeps the earliest-starting candidate, the longest among those, the first rule among
 /// equals; drops everything that overlaps a kept one.
+/// Upper-case letters, digits and inner `_`, starting with a letter.
+fn is_token_prefix(prefix: &str) -> bool {
+    prefix.starts_with(|c: char| c.is_ascii_uppercase())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !prefix.ends_with('_')
+}
+
 fn validate_custom(pattern: &CustomPattern, all: &[CustomPattern]) -> Result<Regex, EngineError> {
     let name = pattern.name.trim();
     if name.is_empty() {
         return Err(EngineError::EmptyName);
     }
     let prefix = &pattern.token_prefix;
-    let well_formed = prefix.starts_with(|c: char| c.is_ascii_uppercase())
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        && !prefix.ends_with('_');
-    if !well_formed {
+    if !is_token_prefix(prefix) {
         return Err(EngineError::BadPrefix {
             name: name.to_owned(),
             prefix: prefix.clone(),

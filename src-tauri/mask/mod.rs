@@ -5,6 +5,7 @@ mod byte_sets;
 pub mod catalog;
 pub mod engine;
 mod json_strings;
+pub mod lists;
 mod parallel;
 mod percent;
 pub mod request;
@@ -15,6 +16,7 @@ pub mod walk_text;
 mod working;
 
 pub use engine::{CustomPattern, Engine, EngineError};
+pub use lists::{AlwaysMask, Lists};
 pub use request::{
     mask_json, mask_json_into, mask_json_with_threads, mask_text, BodyFacts, MaskError, Masked,
 };

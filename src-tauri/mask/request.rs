@@ -48,7 +48,7 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     engine.scan(text, &mut scratch, &mut findings);
     let hidden = std::mem::take(&mut scratch.hidden);
     let findings = merge(findings, percent::findings(engine, text, &mut scratch));
-    let findings = sweep(engine, text, findings, &hidden);
+    let findings = engine.drop_never_masked(text, sweep(engine, text, findings, &hidden));
     let mut minter = Minter::new(engine);
     let mut output = String::with_capacity(text.len());
     let mut copied = 0;
@@ -109,7 +109,8 @@ fn mask_with(
         findings,
         percent::findings(engine, &walk.text, &mut buffers.scan),
     );
-    let findings = sweep(engine, &walk.text, findings, &hidden);
+    let findings =
+        engine.drop_never_masked(&walk.text, sweep(engine, &walk.text, findings, &hidden));
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.

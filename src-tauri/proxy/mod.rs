@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 
 use crate::journal::Journal;
-use crate::mask::{Engine, EngineError};
+use crate::mask::{Engine, EngineError, Lists};
 use crate::settings::{GatewayAuth, Secrets, Settings};
 use axum::http::HeaderName;
 use buffers::BufferPool;
@@ -33,7 +33,8 @@ pub use guard::GuardConfig;
 pub use listener::{serve_router, ServeLimits};
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
 
-/// The engine for the kinds and custom patterns that `settings` leave switched on.
+/// The engine for the kinds and custom patterns that `settings` leave switched on, with the
+/// user's always-mask and never-mask lists.
 pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
     let enabled = |id: &str| !settings.disabled_kinds.contains(id);
     let custom: Vec<_> = settings
@@ -42,7 +43,11 @@ pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
         .filter(|c| enabled(&format!("custom:{}", c.name)))
         .cloned()
         .collect();
-    Engine::new(enabled, &custom)
+    let lists = Lists {
+        always: settings.always_mask.clone(),
+        never: settings.never_mask.clone(),
+    };
+    Engine::with_lists(enabled, &custom, &lists)
 }
 
 /// What one request is served with.

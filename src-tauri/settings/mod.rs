@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mask::CustomPattern;
+use crate::mask::{AlwaysMask, CustomPattern};
 
 /// How maskgate authenticates to the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -78,6 +78,10 @@ pub struct Settings {
     /// Catalog kinds switched off (ids from the catalog).
     pub disabled_kinds: BTreeSet<String>,
     pub custom_patterns: Vec<CustomPattern>,
+    /// Values masked wherever they stand (literals and `*` globs), each with a token prefix.
+    pub always_mask: Vec<AlwaysMask>,
+    /// Values that stay readable whatever detects them.
+    pub never_mask: Vec<String>,
     pub max_body_mib: usize,
     /// Host names accepted besides loopback ones (central deployments behind a load balancer).
     pub allowed_hosts: Vec<String>,
@@ -107,6 +111,8 @@ impl Default for Settings {
             gateway: GatewaySettings::default(),
             disabled_kinds: BTreeSet::new(),
             custom_patterns: Vec::new(),
+            always_mask: Vec::new(),
+            never_mask: Vec::new(),
             max_body_mib: 32,
             allowed_hosts: Vec::new(),
             idle_timeout_secs: 300,

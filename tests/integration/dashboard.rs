@@ -181,6 +181,52 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         "{body}"
     );
 
+    // Lists: a codename always masked from the next request on.
+    browser
+        .find(Locator::Css("#lists-form [name=always]"))
+        .await
+        .expect("always-mask list")
+        .send_keys("bluebird CODENAME")
+        .await
+        .expect("typed");
+    click(&browser, "#lists-form button[type=submit]").await;
+    eventually("the list to apply", || async {
+        send(&proxy, "Ship Bluebird on i-0a1b2c3d4e5f67890").await;
+        upstream
+            .recorder
+            .last_messages_body()
+            .contains("Ship CODENAME_001")
+    })
+    .await;
+
+    // A false positive closed in one click: reveal the instance's token in the newest
+    // exchange, "Never mask", and the next request carries the ID as it is.
+    click(&browser, "[data-tab=live]").await;
+    open_exchange(&browser, "#exchanges tbody tr:not(.spacer) td", 2).await;
+    click(
+        &browser,
+        "#sent mark.tok[data-original=i-0a1b2c3d4e5f67890]",
+    )
+    .await;
+    click(&browser, "#sent button.never-mask").await;
+    eventually("the never-mask list to apply", || async {
+        send(&proxy, "And i-0a1b2c3d4e5f67890 now?").await;
+        upstream
+            .recorder
+            .last_messages_body()
+            .contains("And i-0a1b2c3d4e5f67890 now?")
+    })
+    .await;
+    let lists = api("lists")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .json::<serde_json::Value>()
+        .await
+        .expect("lists");
+    assert_eq!(lists["never"], serde_json::json!(["i-0a1b2c3d4e5f67890"]));
+
     // Settings: shown, read-only (the headless gateway comes from the command line).
     click(&browser, "[data-tab=settings]").await;
     eventually("the settings", || async {

@@ -29,6 +29,16 @@ export type JournalEvent =
   | { event: 'response_chunk'; id: number; text: string }
   | { event: 'cleared' };
 
+export interface AlwaysMask {
+  value: string;
+  token_prefix: string;
+}
+
+export interface Lists {
+  always: AlwaysMask[];
+  never: string[];
+}
+
 export interface TokenEntry {
   token: string;
   original: string;

@@ -2,7 +2,7 @@
 // session's counters per kind, and the selected exchange — what left the machine, rendered as a
 // conversation with every token highlighted, next to the restored answer as it streams.
 
-import type { ExchangeDetail, JournalEvent, RecordSummary, TokenEntry } from './api';
+import { messageOf, type ExchangeDetail, type JournalEvent, type RecordSummary, type TokenEntry } from './api';
 import { invoke } from './backend';
 import { $, hue } from './dom';
 
@@ -166,12 +166,36 @@ function highlight(text: string, tokens: TokenEntry[]): DocumentFragment {
     mark.title = `${entry.kind}: ${entry.original}`;
     mark.dataset.original = entry.original;
     mark.tabIndex = 0;
-    mark.addEventListener('click', () => mark.classList.toggle('revealed'));
+    mark.addEventListener('click', () => {
+      mark.classList.toggle('revealed');
+      if (mark.classList.contains('revealed')) mark.after(neverMaskButton(entry.original));
+      else if (mark.nextElementSibling?.classList.contains('never-mask')) mark.nextElementSibling.remove();
+    });
     fragment.append(mark);
     last = m.index + m[0].length;
   }
   fragment.append(text.slice(last));
   return fragment;
+}
+
+/// The one-click answer to a false positive: this original stays readable from the next
+/// request on.
+function neverMaskButton(original: string): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'never-mask';
+  button.textContent = 'Never mask';
+  button.title = `Add ${original} to the never-mask list`;
+  button.addEventListener('click', async () => {
+    try {
+      await invoke('never_mask', { value: original });
+      button.textContent = 'Never masked from the next request';
+      button.disabled = true;
+    } catch (error) {
+      button.textContent = messageOf(error);
+    }
+  });
+  return button;
 }
 
 function block(role: string, text: string, tokens: TokenEntry[]): HTMLDivElement {

@@ -5,7 +5,7 @@ import type { JournalEvent, KindView, RecordSummary, Status } from './api';
 import { followEvents, inDesktopApp, invoke, listen } from './backend';
 import { $ } from './dom';
 import { onJournalEvent, setProxyAddress, showInitial } from './live';
-import { loadKinds } from './patterns';
+import { loadKinds, loadLists } from './patterns';
 import { loadSettings } from './settings';
 
 let status: Status = { state: 'starting' };
@@ -39,7 +39,7 @@ for (const tab of tabs) {
       other.setAttribute('aria-selected', String(other === tab));
       $(`#${other.dataset.tab ?? ''}`).hidden = other !== tab;
     }
-    if (tab.dataset.tab === 'patterns') void loadKinds();
+    if (tab.dataset.tab === 'patterns') { void loadKinds(); void loadLists(); }
     if (tab.dataset.tab === 'settings') void loadSettings();
   });
 }

@@ -1,7 +1,8 @@
 // The patterns view: every kind with its switch (applied to the next request, kept across
-// restarts) and its count this session; custom patterns with a live preview before saving.
+// restarts) and its count this session; custom patterns with a live preview before saving;
+// the always-mask and never-mask lists.
 
-import { messageOf, type CustomPattern, type KindView, type Preview } from './api';
+import { messageOf, type AlwaysMask, type CustomPattern, type KindView, type Lists, type Preview } from './api';
 import { invoke } from './backend';
 import { $, field } from './dom';
 
@@ -102,4 +103,42 @@ customForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const { sample: _sample, ...pattern } = formPattern();
   void saveCustom([...customPatterns().filter((c) => c.name !== pattern.name), pattern]);
+});
+
+// ---- the user's lists ---------------------------------------------------------------------
+const listsForm = $<HTMLFormElement>('#lists-form');
+
+/// `value [PREFIX]` per line; a line's last word is its prefix when it looks like one.
+function parseAlways(text: string): AlwaysMask[] {
+  return text.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
+    const words = line.split(/\s+/);
+    const last = words[words.length - 1];
+    if (words.length > 1 && /^[A-Z][A-Z0-9_]*$/.test(last)) {
+      return { value: words.slice(0, -1).join(' '), token_prefix: last };
+    }
+    return { value: line, token_prefix: 'LISTED' };
+  });
+}
+
+export async function loadLists(): Promise<void> {
+  const lists = await invoke<Lists>('lists');
+  field<HTMLTextAreaElement>(listsForm, 'always').value =
+    lists.always.map((a) => (a.token_prefix === 'LISTED' ? a.value : `${a.value} ${a.token_prefix}`)).join('\n');
+  field<HTMLTextAreaElement>(listsForm, 'never').value = lists.never.join('\n');
+}
+
+listsForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const out = $('#lists-result');
+  const always = parseAlways(field<HTMLTextAreaElement>(listsForm, 'always').value);
+  const never = field<HTMLTextAreaElement>(listsForm, 'never').value.split('\n').map((l) => l.trim()).filter(Boolean);
+  try {
+    await invoke('save_lists', { always, never });
+    out.className = 'wide';
+    out.textContent = 'Saved: applies to the next request.';
+    await loadKinds();
+  } catch (error) {
+    out.className = 'wide error-text';
+    out.textContent = messageOf(error);
+  }
 });
