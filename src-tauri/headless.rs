@@ -64,6 +64,7 @@ pub async fn run(
         }),
     );
     control.start().await.map_err(HeadlessError::Start)?;
+    let known_values_watch = tokio::spawn(Control::watch_known_values(&control));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let dashboard_task = match options.dashboard {
         Some(options) => {
@@ -100,6 +101,7 @@ pub async fn run(
     tracing::info!("shutting down; letting open exchanges finish");
     let _ = stop.send(true);
     control.stop(DRAIN).await;
+    known_values_watch.abort();
     if let Some(task) = dashboard_task {
         let _ = task.await;
     }

@@ -165,7 +165,7 @@ proptest! {
             .collect();
         prop_assume!(!originals.is_empty());
         let kept = pick.get(&originals).to_ascii_uppercase();
-        let lists = Lists { always: Vec::new(), never: vec![kept.clone()] };
+        let lists = Lists { never: vec![kept.clone()], ..Lists::default() };
         let engine = Engine::with_lists(|_| true, &[], &lists).expect("engine");
         let masked = mask_text(&engine, &input);
         prop_assert!(
@@ -188,7 +188,7 @@ proptest! {
         let text = format!("see {entry} and {decoy} here");
         let lists = Lists {
             always: vec![AlwaysMask { value: entry.clone(), token_prefix: "CODENAME".into() }],
-            never: Vec::new(),
+            ..Lists::default()
         };
         let engine = Engine::with_lists(|_| true, &[], &lists).expect("engine");
         let masked = mask_text(&engine, &text);

@@ -6,6 +6,7 @@
 
 pub mod views;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,9 +19,12 @@ use crate::journal::Journal;
 use crate::mask::{AlwaysMask, CustomPattern, EngineError};
 use crate::proxy::health::check;
 use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
-use crate::settings::{Secrets, Settings, SettingsError};
+use crate::settings::{aws_files, Secrets, Settings, SettingsError};
 pub use views::Status;
 use views::{ExchangeDetail, GatewayView};
+
+/// How often the files behind the known values are looked at.
+const KNOWN_VALUES_POLL: Duration = Duration::from_secs(2);
 
 /// What the page can ask, with its arguments.
 #[derive(Debug, Deserialize)]
@@ -56,6 +60,7 @@ pub enum Command {
     SaveLists {
         always: Vec<AlwaysMask>,
         never: Vec<String>,
+        aws_known_values: bool,
     },
     /// Adds one value to the never-mask list: the one-click answer to a false positive.
     NeverMask {
@@ -225,6 +230,30 @@ impl Control {
         })
     }
 
+    /// Rebuilds the running configuration whenever the files behind the known values change
+    /// (`~/.aws/config`, `~/.aws/credentials`): a new profile or key is masked from the next
+    /// request on. Runs until the control is dropped; the shell spawns it.
+    pub fn watch_known_values(control: &Arc<Control>) -> impl Future<Output = ()> + Send + 'static {
+        let control = Arc::downgrade(control);
+        async move {
+            let env = |var: &str| std::env::var(var).ok();
+            let mut seen = aws_files::fingerprint(&env);
+            loop {
+                tokio::time::sleep(KNOWN_VALUES_POLL).await;
+                let Some(control) = control.upgrade() else {
+                    return;
+                };
+                let now = aws_files::fingerprint(&env);
+                let running = matches!(control.status(), Status::Running { .. });
+                if now != seen && running && control.settings().aws_known_values {
+                    tracing::info!("AWS configuration changed: known values re-read");
+                    let _ = control.start().await;
+                }
+                seen = now;
+            }
+        }
+    }
+
     pub fn journal(&self) -> &Arc<Journal> {
         &self.journal
     }
@@ -374,14 +403,21 @@ impl Control {
             Command::Lists => {
                 let settings = self.settings();
                 answer(views::ListsView {
+                    known: settings.known_values().per_source,
+                    aws_known_values: settings.aws_known_values,
                     always: settings.always_mask,
                     never: settings.never_mask,
                 })
             }
-            Command::SaveLists { always, never } => {
+            Command::SaveLists {
+                always,
+                never,
+                aws_known_values,
+            } => {
                 self.update_settings(|s| {
                     s.always_mask = always.clone();
                     s.never_mask = never.clone();
+                    s.aws_known_values = aws_known_values;
                 })
                 .await?;
                 answer(())
@@ -595,7 +631,7 @@ mod tests {
         run(
             &control,
             "save_lists",
-            json!({"always": [{"value": "bluebird", "token_prefix": "CODENAME"}], "never": []}),
+            json!({"always": [{"value": "bluebird", "token_prefix": "CODENAME"}], "never": [], "aws_known_values": true}),
         )
         .await
         .expect("saved");
@@ -618,7 +654,7 @@ mod tests {
         let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
         assert_eq!(saved.never_mask, ["AKIAIOSFODNN7EXAMPLE"]);
         assert_eq!(saved.always_mask[0].token_prefix, "CODENAME");
-        let bad = json!({"always": [{"value": "a*", "token_prefix": "X"}], "never": []});
+        let bad = json!({"always": [{"value": "a*", "token_prefix": "X"}], "never": [], "aws_known_values": true});
         let error = run(&control, "save_lists", bad).await.expect_err("refused");
         assert_eq!(error.kind(), "invalid_settings");
         assert!(error.to_string().contains("at least 3"), "{error}");

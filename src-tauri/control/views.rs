@@ -102,6 +102,10 @@ pub fn set_kind_enabled(settings: &mut Settings, id: &str, enabled: bool) {
 pub struct ListsView {
     pub always: Vec<AlwaysMask>,
     pub never: Vec<String>,
+    /// Whether values from the user's AWS configuration are masked, and how many each source
+    /// gave (the values themselves are never shown).
+    pub aws_known_values: bool,
+    pub known: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Serialize)]

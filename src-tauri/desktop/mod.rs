@@ -83,6 +83,7 @@ pub fn run(settings_path: PathBuf, settings: Settings, open: bool) -> anyhow::Re
                 show_dashboard(app.handle());
             }
             let handle = app.handle().clone();
+            tauri::async_runtime::spawn(Control::watch_known_values(&desktop.control));
             tauri::async_runtime::spawn(async move {
                 let _ = desktop.control.start().await;
                 forward_journal(handle, desktop).await;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::byte_sets::TRIGGERS;
 use super::catalog::{Hit, Kind, Spread, CATALOG};
-use super::lists::{parse_entry, AlwaysSearch, ListError, Lists, NeverMask};
+use super::lists::{parse_entry, AlwaysSearch, ListError, Lists, NeverMask, EXACT};
 use super::walk_text::{ends_string, KEY_END, STRING_END};
 
 /// A user-defined pattern that behaves like a built-in kind.
@@ -200,6 +200,13 @@ impl Engine {
                 }
             };
             listed.push((literal, shape, rule));
+        }
+        // A known value is masked as its category, while that category is switched on.
+        for known in &lists.known {
+            let rule = rules.iter().position(|r| r.id == known.kind);
+            if let Some(rule) = rule.filter(|_| known.value.is_ascii()) {
+                listed.push((known.value.to_ascii_lowercase(), EXACT, rule));
+            }
         }
 
         let mut literals: Vec<String> = Vec::new();

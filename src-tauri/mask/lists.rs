@@ -21,6 +21,16 @@ use super::scan::{boundary_after, boundary_before};
 pub struct Lists {
     pub always: Vec<AlwaysMask>,
     pub never: Vec<String>,
+    /// Values known to be the user's (from their AWS configuration), each masked exactly,
+    /// wherever it stands, as its category.
+    pub known: Vec<KnownValue>,
+}
+
+/// A value known to be an identifier of one category (a catalog kind id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownValue {
+    pub value: String,
+    pub kind: &'static str,
 }
 
 /// One always-mask entry, as `config.toml` and the dashboard hold it.
@@ -60,6 +70,12 @@ pub(super) struct Shape {
     grows_before: bool,
     grows_after: bool,
 }
+
+/// A known value: its exact text, a whole word.
+pub(super) const EXACT: Shape = Shape {
+    grows_before: false,
+    grows_after: false,
+};
 
 /// An entry's literal part and its shape, checked.
 pub(super) fn parse_entry(value: &str) -> Result<(String, Shape), ListError> {

@@ -16,7 +16,7 @@ pub mod walk_text;
 mod working;
 
 pub use engine::{CustomPattern, Engine, EngineError};
-pub use lists::{AlwaysMask, Lists};
+pub use lists::{AlwaysMask, KnownValue, Lists};
 pub use request::{
     mask_json, mask_json_into, mask_json_with_threads, mask_text, BodyFacts, MaskError, Masked,
 };

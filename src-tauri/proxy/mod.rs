@@ -34,7 +34,7 @@ pub use listener::{serve_router, ServeLimits};
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
 
 /// The engine for the kinds and custom patterns that `settings` leave switched on, with the
-/// user's always-mask and never-mask lists.
+/// user's always-mask and never-mask lists and the values known from their AWS configuration.
 pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
     let enabled = |id: &str| !settings.disabled_kinds.contains(id);
     let custom: Vec<_> = settings
@@ -46,6 +46,7 @@ pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
     let lists = Lists {
         always: settings.always_mask.clone(),
         never: settings.never_mask.clone(),
+        known: settings.known_values().values,
     };
     Engine::with_lists(enabled, &custom, &lists)
 }

@@ -3,6 +3,7 @@
 //! local proxy token — are never part of this file: the desktop app keeps them in the OS
 //! keychain, the headless server reads them from the environment or a file.
 
+pub mod aws_files;
 pub mod claude_code;
 #[cfg(feature = "desktop")]
 pub mod keychain;
@@ -82,6 +83,9 @@ pub struct Settings {
     pub always_mask: Vec<AlwaysMask>,
     /// Values that stay readable whatever detects them.
     pub never_mask: Vec<String>,
+    /// Mask every identifier found in `~/.aws/config`, `~/.aws/credentials` and the `AWS_*`
+    /// environment, wherever it appears (see `aws_files`).
+    pub aws_known_values: bool,
     pub max_body_mib: usize,
     /// Host names accepted besides loopback ones (central deployments behind a load balancer).
     pub allowed_hosts: Vec<String>,
@@ -113,6 +117,7 @@ impl Default for Settings {
             custom_patterns: Vec::new(),
             always_mask: Vec::new(),
             never_mask: Vec::new(),
+            aws_known_values: true,
             max_body_mib: 32,
             allowed_hosts: Vec::new(),
             idle_timeout_secs: 300,
@@ -177,6 +182,16 @@ pub fn default_path() -> Result<PathBuf, SettingsError> {
 }
 
 impl Settings {
+    /// The known values these settings ask for: the user's AWS configuration when
+    /// `aws_known_values` is on, read afresh.
+    pub fn known_values(&self) -> aws_files::KnownValues {
+        if self.aws_known_values {
+            aws_files::read(&|var| std::env::var(var).ok())
+        } else {
+            aws_files::KnownValues::default()
+        }
+    }
+
     /// Reads the file, or the defaults when it does not exist yet.
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         match std::fs::read_to_string(path) {

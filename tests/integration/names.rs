@@ -239,3 +239,71 @@ fn a_name_category_switched_off_is_left_alone() {
         "aws lambda invoke --function-name billing-export --role-name IAM_ROLE_001"
     );
 }
+
+/// The user's own AWS configuration is read by the running proxy: its profiles, role and
+/// account are masked wherever they stand, whatever their shape — and a profile added to the
+/// file while the proxy runs is masked from the next request on, with no restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn values_from_the_aws_configuration_are_masked_and_re_read_when_it_changes() {
+    use crate::support::{messages_request, post_messages, spawn_headless, upstream};
+
+    let aws = tempfile::tempdir().expect("aws dir");
+    let config = aws.path().join("config");
+    let credentials = aws.path().join("credentials");
+    std::fs::write(
+        &config,
+        "[default]\nregion = eu-west-1\n\n[profile ledger-ci]\nrole_arn = arn:aws:iam::123456789012:role/ci/LedgerDeployer\nsso_account_id = 210987654321\n",
+    )
+    .expect("config");
+    std::fs::write(
+        &credentials,
+        "[ledger-ci]\naws_access_key_id = KEYIDOFANODDSHAPE\naws_secret_access_key = not-forty-but-secret\n",
+    )
+    .expect("credentials");
+    let upstream = upstream::start().await;
+    let config_path = config.display().to_string();
+    let credentials_path = credentials.display().to_string();
+    let maskgate = spawn_headless(
+        &["--upstream", &upstream.url()],
+        &[
+            ("AWS_CONFIG_FILE", &config_path),
+            ("AWS_SHARED_CREDENTIALS_FILE", &credentials_path),
+        ],
+    );
+    let send = |text: &'static str| {
+        let url = maskgate.url();
+        async move {
+            let answer = post_messages(&url, &messages_request(text, false)).await;
+            assert_eq!(answer.status(), 200);
+        }
+    };
+    send("use ledger-ci (bills 210987654321) with KEYIDOFANODDSHAPE and not-forty-but-secret in eu-west-1").await;
+    let body = upstream.recorder.last_messages_body();
+    for original in [
+        "ledger-ci",
+        "210987654321",
+        "KEYIDOFANODDSHAPE",
+        "not-forty-but-secret",
+    ] {
+        assert!(
+            !body.contains(original),
+            "{original} reached the upstream: {body}"
+        );
+    }
+    assert!(body.contains("in eu-west-1"), "regions stay: {body}");
+
+    // A new profile, written while the proxy runs.
+    std::fs::write(
+        &config,
+        "[default]\nregion = eu-west-1\n\n[profile ledger-ci]\nsso_account_id = 210987654321\n\n[profile orchard-staging]\nregion = eu-west-1\n",
+    )
+    .expect("config rewritten");
+    crate::support::webdriver::eventually("the new profile to be masked", || async {
+        send("switch to orchard-staging").await;
+        !upstream
+            .recorder
+            .last_messages_body()
+            .contains("orchard-staging")
+    })
+    .await;
+}

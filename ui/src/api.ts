@@ -37,6 +37,9 @@ export interface AlwaysMask {
 export interface Lists {
   always: AlwaysMask[];
   never: string[];
+  aws_known_values: boolean;
+  /// How many known values each source gave; the values themselves never reach the page.
+  known: Record<string, number>;
 }
 
 export interface TokenEntry {

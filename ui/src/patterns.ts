@@ -125,6 +125,9 @@ export async function loadLists(): Promise<void> {
   field<HTMLTextAreaElement>(listsForm, 'always').value =
     lists.always.map((a) => (a.token_prefix === 'LISTED' ? a.value : `${a.value} ${a.token_prefix}`)).join('\n');
   field<HTMLTextAreaElement>(listsForm, 'never').value = lists.never.join('\n');
+  field(listsForm, 'aws_known_values').checked = lists.aws_known_values;
+  const counts = Object.entries(lists.known).map(([source, n]) => `${n} from ${source}`);
+  $('#known-counts').textContent = counts.length ? `(now ${counts.join(', ')})` : '(none found)';
 }
 
 listsForm.addEventListener('submit', async (e) => {
@@ -133,7 +136,9 @@ listsForm.addEventListener('submit', async (e) => {
   const always = parseAlways(field<HTMLTextAreaElement>(listsForm, 'always').value);
   const never = field<HTMLTextAreaElement>(listsForm, 'never').value.split('\n').map((l) => l.trim()).filter(Boolean);
   try {
-    await invoke('save_lists', { always, never });
+    const awsKnownValues = field(listsForm, 'aws_known_values').checked;
+    await invoke('save_lists', { always, never, aws_known_values: awsKnownValues });
+    await loadLists();
     out.className = 'wide';
     out.textContent = 'Saved: applies to the next request.';
     await loadKinds();

@@ -653,6 +653,16 @@ pub static CATALOG: &[Kind] = &[
         terraform: [("aws_iam_account_alias", "account_alias")],
         in_arn: no_arn
     ),
+    name_kind!(
+        "aws_profile", "AWS CLI profile", "AWS_PROFILE",
+        "aws s3 ls --profile ledger-ci",
+        "Names of AWS CLI profiles and SSO sessions: --profile, AWS_PROFILE, source_profile, and every profile in your own ~/.aws files when known values are on.",
+        keys: ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "source_profile"],
+        flags: ["profile"],
+        name_flag_in: [],
+        terraform: [],
+        in_arn: no_arn
+    ),
     Kind {
         id: "name_tag",
         label: "Name tag",
