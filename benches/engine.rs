@@ -6,12 +6,14 @@
 //! - a stress body: tool results made only of identifier lines and dense look-alikes (git
 //!   SHAs, UUIDs, versions, `.amazonaws.com` endpoints, `bucket` words), an identifier every
 //!   10 lines, the worst case we know for the anchors;
-//! - 1 MB of look-alikes with no identifier at all.
+//! - 1 MB of look-alikes with no identifier at all;
+//! - the realistic session again with 1,000 always-mask entries (literals and globs, a few of
+//!   which occur in it), the user's lists at the size the issue asks for.
 //!
 //! `cargo bench --no-default-features --bench engine`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use maskgate::mask::{mask_json, mask_json_with_threads, mask_text, Engine};
+use maskgate::mask::{mask_json, mask_json_with_threads, mask_text, AlwaysMask, Engine, Lists};
 use maskgate::restore::{Escaping, Restorer};
 
 /// The allocator the `maskgate` binary ships with.
@@ -52,6 +54,13 @@ fn engine(c: &mut Criterion) {
     let engine = Engine::with_all_builtins();
     let (session, planted) = corpus::session_body(1, 1024 * 1024, 80);
     bench_body(c, "1MB realistic session", &engine, &session, planted.len());
+    let listed = Engine::with_lists(|_| true, &[], &thousand_entries()).expect("lists compile");
+    let mut group = c.benchmark_group("1MB realistic session, 1,000 always-mask entries");
+    group.throughput(Throughput::Bytes(session.len() as u64));
+    group.bench_function("mask_json (all kinds on, one thread)", |b| {
+        b.iter(|| mask_json_with_threads(&listed, &session, 1).expect("valid"))
+    });
+    group.finish();
     let (stress, planted) = corpus::body(1, 1024 * 1024, 10, 80);
     bench_body(c, "1MB stress body", &engine, &stress, planted.len());
 
@@ -65,6 +74,38 @@ fn engine(c: &mut Criterion) {
         b.iter(|| mask_text(&engine, &clean))
     });
     group.finish();
+}
+
+/// A large team's list: codenames, hosts and globs, most of which never occur, a few that do.
+fn thousand_entries() -> Lists {
+    let mut rng = corpus::Rng::new(9);
+    let always = (0..1000)
+        .map(|n| {
+            let len = 5 + rng.below(6);
+            let word = rng.chars(b"abcdefghijklmnopqrstuvwxyz", len);
+            let value = match n % 4 {
+                0 => format!("{word}-*"),
+                1 => format!("*.{word}.corp.example.com"),
+                2 => format!("project-{word}-{n}"),
+                _ => word,
+            };
+            AlwaysMask {
+                value,
+                token_prefix: format!("TEAM{}", n % 8),
+            }
+        })
+        // Words the session's source files hold, so some entries do match.
+        .chain(
+            ["restorer", "json_strings", "walk_*", "*_text"].map(|value| AlwaysMask {
+                value: value.to_owned(),
+                token_prefix: "TEAM0".to_owned(),
+            }),
+        )
+        .collect();
+    Lists {
+        always,
+        ..Lists::default()
+    }
 }
 
 criterion_group!(benches, engine);

@@ -19,7 +19,7 @@ use crate::journal::Journal;
 use crate::mask::{AlwaysMask, CustomPattern, EngineError};
 use crate::proxy::health::check;
 use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
-use crate::settings::{aws_files, Secrets, Settings, SettingsError};
+use crate::settings::{aws_files, Policy, Secrets, Settings, SettingsError};
 pub use views::Status;
 use views::{ExchangeDetail, GatewayView};
 
@@ -46,6 +46,11 @@ pub enum Command {
     SetKindEnabled {
         id: String,
         enabled: bool,
+    },
+    /// What happens to a request holding an identifier of category `id`.
+    SetPolicy {
+        id: String,
+        policy: Policy,
     },
     /// What a custom pattern would mask in `sample`, before it is saved.
     PreviewPattern {
@@ -390,6 +395,17 @@ impl Control {
             Command::SetKindEnabled { id, enabled } => {
                 self.update_settings(|s| views::set_kind_enabled(s, &id, enabled))
                     .await?;
+                answer(())
+            }
+            Command::SetPolicy { id, policy } => {
+                self.update_settings(|s| {
+                    if policy == Policy::default() {
+                        s.policies.remove(&id);
+                    } else {
+                        s.policies.insert(id.clone(), policy);
+                    }
+                })
+                .await?;
                 answer(())
             }
             Command::PreviewPattern { pattern, sample } => {

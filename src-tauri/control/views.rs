@@ -11,7 +11,7 @@ use crate::journal::{ExchangeRecord, RecordSummary};
 use crate::mask::catalog::CATALOG;
 use crate::mask::{mask_text, AlwaysMask, CustomPattern, Engine, EngineError, TokenEntry};
 use crate::proxy::guard::TOKEN_HEADER;
-use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Settings};
+use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Policy, Settings};
 
 /// The proxy's state as the tray and the dashboard show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,10 +56,13 @@ pub struct KindView {
     custom: bool,
     regex: Option<String>,
     count: u64,
+    policy: Policy,
 }
 
-/// Every built-in kind, then the custom patterns.
+/// Every built-in kind, then the custom patterns, then the always-mask lists (one per token
+/// prefix), each with its switch, policy and count this session.
 pub fn catalog(settings: &Settings, totals: &BTreeMap<String, u64>) -> Vec<KindView> {
+    let policy = |id: &str| settings.policies.get(id).copied().unwrap_or_default();
     let builtins = CATALOG.iter().map(|k| KindView {
         id: k.id.to_owned(),
         label: k.label.to_owned(),
@@ -70,6 +73,7 @@ pub fn catalog(settings: &Settings, totals: &BTreeMap<String, u64>) -> Vec<KindV
         custom: false,
         regex: None,
         count: totals.get(k.id).copied().unwrap_or(0),
+        policy: policy(k.id),
     });
     let custom = settings.custom_patterns.iter().map(|c| {
         let id = format!("custom:{}", c.name);
@@ -83,9 +87,32 @@ pub fn catalog(settings: &Settings, totals: &BTreeMap<String, u64>) -> Vec<KindV
             token_prefix: c.token_prefix.clone(),
             custom: true,
             regex: Some(c.regex.clone()),
+            policy: policy(&format!("custom:{}", c.name)),
         }
     });
-    builtins.chain(custom).collect()
+    let mut prefixes: Vec<&str> = settings
+        .always_mask
+        .iter()
+        .map(|a| a.token_prefix.as_str())
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let lists = prefixes.into_iter().map(|prefix| {
+        let id = format!("list:{prefix}");
+        KindView {
+            count: totals.get(&id).copied().unwrap_or(0),
+            enabled: !settings.disabled_kinds.contains(&id),
+            label: format!("Always mask ({prefix})"),
+            description: "Your always-mask entries with this token prefix".to_owned(),
+            example: String::new(),
+            token_prefix: prefix.to_owned(),
+            custom: false,
+            regex: None,
+            policy: policy(&id),
+            id,
+        }
+    });
+    builtins.chain(custom).chain(lists).collect()
 }
 
 /// Switches one kind (or custom pattern) on or off in `settings`.

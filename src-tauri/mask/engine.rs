@@ -166,6 +166,9 @@ impl Engine {
         for entry in &lists.always {
             let (literal, shape) = parse_entry(&entry.value)?;
             let prefix = &entry.token_prefix;
+            if !enabled(&format!("list:{prefix}")) {
+                continue;
+            }
             let rule = match rules.iter().position(|r| r.token_prefix == *prefix) {
                 Some(at) if matches!(rules[at].source, Source::Listed) => at,
                 Some(at) => {

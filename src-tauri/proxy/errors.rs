@@ -37,6 +37,16 @@ impl ApiError {
         )
     }
 
+    /// The request holds an identifier of a category the user's policy refuses to send.
+    pub fn by_policy(label: &str, kind: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("request refused, nothing was forwarded: it holds a {label} ({kind}), which your policy refuses to send"),
+            false,
+        )
+    }
+
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -103,6 +103,13 @@ impl Exchange {
             .map_err(ApiError::unmaskable)?;
         self.record.model = facts.model;
         self.record.streaming = facts.stream;
+        if let Some(kind) = self.config.refused_category(&masked.counts) {
+            let label = self.config.engine.rules().iter().find(|r| r.id == kind);
+            let label = label.map_or(kind, |r| r.label.as_str());
+            let refusal = ApiError::by_policy(label, kind);
+            self.record.counts = masked.counts;
+            return Err(refusal);
+        }
         self.record.counts = masked.counts;
         Ok(Masked {
             body: buffers.share(masked.output),
@@ -123,8 +130,12 @@ impl Exchange {
         // The restorer's automaton (≈ 65 µs for 80 tokens) is built while the upstream
         // thinks; with no tokens there is nothing to build.
         let table = masked.table;
-        let restorer =
-            (!table.is_empty()).then(|| tokio::task::spawn_blocking(move || Restorer::new(&table)));
+        let config = Arc::clone(&self.config);
+        let restorer = (!table.is_empty()).then(|| {
+            tokio::task::spawn_blocking(move || {
+                Restorer::with_entries(table.entries().iter().filter(|e| config.restores(&e.kind)))
+            })
+        });
         let upstream = Arc::clone(&self.config.upstream);
         let sent = upstream
             .send(parts.method, &self.path, &parts.headers, masked.body)

@@ -14,6 +14,7 @@ pub mod listener;
 pub mod server;
 pub mod upstream;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use tokio::net::TcpListener;
 
 use crate::journal::Journal;
 use crate::mask::{Engine, EngineError, Lists};
-use crate::settings::{GatewayAuth, Secrets, Settings};
+use crate::settings::{GatewayAuth, Policy, Secrets, Settings};
 use axum::http::HeaderName;
 use buffers::BufferPool;
 pub use errors::ApiError;
@@ -59,6 +60,24 @@ pub struct ProxyConfig {
     pub max_body_bytes: usize,
     /// Longest time a client may take to send one request body.
     pub body_timeout: Duration,
+    /// The action per category (see [`Policy`]).
+    pub policies: BTreeMap<String, Policy>,
+}
+
+impl ProxyConfig {
+    /// The first category in `counts` (identifiers masked, per category) whose policy refuses
+    /// the request.
+    pub fn refused_category<'c>(&self, counts: &'c BTreeMap<String, usize>) -> Option<&'c str> {
+        counts
+            .iter()
+            .find(|(kind, n)| **n > 0 && self.policies.get(*kind) == Some(&Policy::Refuse))
+            .map(|(kind, _)| kind.as_str())
+    }
+
+    /// Whether tokens of category `kind` are put back in the answer.
+    pub fn restores(&self, kind: &str) -> bool {
+        self.policies.get(kind) != Some(&Policy::MaskOnly)
+    }
 }
 
 /// Why settings could not be turned into a running configuration.
@@ -131,6 +150,7 @@ impl ProxyConfig {
             },
             max_body_bytes: settings.max_body_bytes(),
             body_timeout: Duration::from_secs(settings.client_body_timeout_secs.max(1)),
+            policies: settings.policies.clone(),
         })
     }
 }

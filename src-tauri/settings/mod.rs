@@ -8,7 +8,7 @@ pub mod claude_code;
 #[cfg(feature = "desktop")]
 pub mod keychain;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +68,20 @@ impl Default for GatewaySettings {
     }
 }
 
+/// What happens to a request holding an identifier of one category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Masked on the way up, restored in the answer: Claude Code works as without maskgate.
+    #[default]
+    MaskAndRestore,
+    /// Masked, and the answer keeps the token: a model never writes the original into a file
+    /// or a command.
+    MaskOnly,
+    /// The request is refused (400, naming the category); nothing is forwarded.
+    Refuse,
+}
+
 /// All of maskgate's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -83,6 +97,9 @@ pub struct Settings {
     pub always_mask: Vec<AlwaysMask>,
     /// Values that stay readable whatever detects them.
     pub never_mask: Vec<String>,
+    /// The action per category id (catalog ids, `custom:<name>`, `list:<PREFIX>`); a
+    /// category not named here is masked and restored.
+    pub policies: BTreeMap<String, Policy>,
     /// Mask every identifier found in `~/.aws/config`, `~/.aws/credentials` and the `AWS_*`
     /// environment, wherever it appears (see `aws_files`).
     pub aws_known_values: bool,
@@ -118,6 +135,7 @@ impl Default for Settings {
             always_mask: Vec::new(),
             never_mask: Vec::new(),
             aws_known_values: true,
+            policies: BTreeMap::new(),
             max_body_mib: 32,
             allowed_hosts: Vec::new(),
             idle_timeout_secs: 300,

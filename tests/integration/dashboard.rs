@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::support::webdriver::{click, count, eventually, open_exchange, text_of};
 use crate::support::{
-    client, free_port, messages_request, post_messages, spawn_headless, upstream,
+    client, free_port, messages_request, post_messages, spawn_headless, sse_text_and_json, upstream,
 };
 
 const TOKEN: &str = "dashboard-test-token-5f0c1e";
@@ -180,6 +180,27 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         body.contains("EC2_INSTANCE_001") && !body.contains("i-0a1b2c3d4e5f67890"),
         "{body}"
     );
+
+    // Policy: EC2 instances masked, never restored; the next answer keeps the token.
+    let policy = |value: &'static str| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .find(Locator::Css("select[data-policy=ec2_instance]"))
+                .await
+                .expect("policy select")
+                .select_by_value(value)
+                .await
+                .expect("selected");
+        }
+    };
+    policy("mask-only").await;
+    eventually("the policy to apply", || async {
+        let (text, _) = sse_text_and_json(&send(&proxy, "Is i-0a1b2c3d4e5f67890 up?").await);
+        text.contains("EC2_INSTANCE_001")
+    })
+    .await;
+    policy("mask-and-restore").await;
 
     // Lists: a codename always masked from the next request on.
     browser

@@ -12,6 +12,7 @@ mod dashboard;
 mod desktop;
 mod gateway;
 mod names;
+mod policies;
 mod proxy_http;
 mod real_world;
 mod review;

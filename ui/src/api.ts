@@ -65,7 +65,10 @@ export interface KindView {
   custom: boolean;
   regex: string | null;
   count: number;
+  policy: Policy;
 }
+
+export type Policy = 'mask-and-restore' | 'mask-only' | 'refuse';
 
 export interface CustomPattern {
   name: string;

@@ -2,7 +2,7 @@
 // restarts) and its count this session; custom patterns with a live preview before saving;
 // the always-mask and never-mask lists.
 
-import { messageOf, type AlwaysMask, type CustomPattern, type KindView, type Lists, type Preview } from './api';
+import { messageOf, type AlwaysMask, type CustomPattern, type KindView, type Lists, type Policy, type Preview } from './api';
 import { invoke } from './backend';
 import { $, field } from './dom';
 
@@ -29,6 +29,34 @@ function kindSwitch(kind: KindView): HTMLInputElement {
   return toggle;
 }
 
+const POLICIES: [Policy, string][] = [
+  ['mask-and-restore', 'mask and restore'],
+  ['mask-only', 'mask, never restore'],
+  ['refuse', 'refuse the request'],
+];
+
+function policySelect(kind: KindView): HTMLSelectElement {
+  const select = document.createElement('select');
+  select.setAttribute('aria-label', `Policy for ${kind.label}`);
+  select.dataset.policy = kind.id;
+  for (const [value, label] of POLICIES) {
+    const option = document.createElement('option');
+    option.value = value;
+    option.textContent = label;
+    option.selected = value === kind.policy;
+    select.append(option);
+  }
+  select.addEventListener('change', async () => {
+    try {
+      await invoke('set_policy', { id: kind.id, policy: select.value });
+    } catch (error) {
+      select.value = kind.policy;
+      $('#patterns-error').textContent = messageOf(error);
+    }
+  });
+  return select;
+}
+
 function customActions(kind: KindView): HTMLTableCellElement {
   const actions = document.createElement('td');
   const edit = document.createElement('button');
@@ -53,7 +81,7 @@ export async function loadKinds(): Promise<void> {
   kinds = await invoke<KindView[]>('catalog');
   $('#kinds tbody').replaceChildren(...kinds.map((k) => {
     const tr = document.createElement('tr');
-    const cells: (string | HTMLElement)[] = [kindSwitch(k), `${k.label}\n${k.description}`, k.example || k.regex || '', `${k.token_prefix}_001`, String(k.count)];
+    const cells: (string | HTMLElement)[] = [kindSwitch(k), `${k.label}\n${k.description}`, k.example || k.regex || '', `${k.token_prefix}_001`, policySelect(k), String(k.count)];
     for (const c of cells) {
       const td = document.createElement('td');
       if (typeof c === 'string') { td.textContent = c; td.className = 'multiline'; } else td.append(c);
