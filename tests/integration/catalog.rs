@@ -378,7 +378,7 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "aws configure set x --access-key-id CUSTOMKEY123 --profile p",
-        &[("CUSTOMKEY123", "access_key_id")],
+        &[("CUSTOMKEY123", "access_key_id"), ("p", "aws_profile")],
     ),
     (
         "aws_session_token = FQoDYXdzEPT//////////wEaDNoPrefixHere",
@@ -391,6 +391,19 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
     (
         "\"TargetBucket\": \"acme-access-logs\", \"S3Bucket\": \"lambda-code\"",
         &[("acme-access-logs", "s3_bucket"), ("lambda-code", "s3_bucket")],
+    ),
+    // Account labels take their value whatever its shape.
+    (
+        "\"Owner\": {\"ID\": \"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be\"}, \"OwnerId\": \"acme-legacy-7\"",
+        &[("acme-legacy-7", "account_id")],
+    ),
+    (
+        "aws_account_id = acct-payments-prod\nSourceAccount: legacy-0042\n--account-id ORG-77-PAY",
+        &[
+            ("acct-payments-prod", "account_id"),
+            ("legacy-0042", "account_id"),
+            ("ORG-77-PAY", "account_id"),
+        ],
     ),
     // Resource names, where a key, a flag, a Terraform attribute or an ARN says what they are.
     (
@@ -542,6 +555,7 @@ const NEGATIVES: &[&str] = &[
     "name = \"billing-export\" outside any aws block",
     "resource \"google_storage_bucket\" \"x\" {\n  name = \"acme-data\"\n}",
     "{\"Key\": \"Environment\", \"Value\": \"prod\"} key: names",
+    "\"AccountId\": \"prod\", \"OwnerId\": \"self\", account_id = STRING_VALUE, --account-id $ACCOUNT",
 ];
 
 fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {

@@ -59,6 +59,9 @@ pub(super) fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
                 account_list(t, word_end + gap, out);
             }
         }
+        () if labelled_account(t, &hit).is_some() => {
+            out.extend(labelled_account(t, &hit));
+        }
         () => {
             // "account" / "owner" labels: the first number within a short gap of letters,
             // quotes and separators ("Account ID: ", "\"OwnerId\": \""), then any list that follows.
@@ -80,6 +83,32 @@ pub(super) fn account_id(at: &Hit, out: &mut Vec<Range<usize>>) {
             }
         }
     }
+}
+
+/// The value of an account label whatever its shape: `"AccountId": "…"`, `aws_account_id =
+/// …`, `sso_account_id`, `--account-id …`, `"OwnerId": "…"` (an S3 canonical user ID),
+/// `SourceAccount: …`. A 12-digit value is left to the number rule; an odd one is taken when
+/// it is one word that could not be an everyday one (it spreads to the whole request).
+fn labelled_account(t: &[u8], hit: &Range<usize>) -> Option<Range<usize>> {
+    let suffix = [&b"Id"[..], b"ID", b"_id", b"-id"]
+        .into_iter()
+        .find(|s| t[hit.end..].starts_with(s));
+    let source_account = t[hit.clone()] == *b"Account"
+        && hit.start >= 6
+        && t[hit.start - 6..hit.start] == *b"Source";
+    let label_end = match suffix {
+        Some(suffix) => hit.end + suffix.len(),
+        None if source_account => hit.end,
+        None => return None,
+    };
+    let value = labelled_value(t, hit.start..label_end, 4)?;
+    let v = &t[value.clone()];
+    let one_word = v
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    let numbered = account_number_at(t, value.start) == Some(value.end);
+    let distinctive = std::str::from_utf8(v).is_ok_and(names::is_distinctive);
+    (one_word && !numbered && distinctive).then_some(value)
 }
 
 /// The account numbers from `at` on: one, or a list (`111…, 222…`, a JSON array, the

@@ -252,7 +252,7 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "account_id",
         label: "AWS account ID",
-        description: "12-digit account IDs inside ARNs, ECR/SQS addresses, IAM policy principals, and wherever the text labels them as an account or owner.",
+        description: "12-digit account IDs inside ARNs, ECR/SQS addresses, IAM policy principals, and wherever the text labels them as an account or owner; after an AccountId, OwnerId, aws_account_id, sso_account_id, --account-id or SourceAccount label, any one-word value.",
         example: "Account: 123456789012",
         token_prefix: "AWS_ACCOUNT",
         // `AWS"` and `AWS` + KEY_END: a policy principal's key, quoted in text or a key of the walk text.
