@@ -88,6 +88,14 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Ask the running maskgate (on --listen, or the configured address) to learn the names
+    /// of your AWS resources with your own `aws` CLI: read-only listing calls, names kept in
+    /// its memory for this session and masked wherever they appear. Prints counts, not names.
+    Learn {
+        /// The AWS CLI profile to list with [default: the CLI's own choice].
+        #[arg(long)]
+        profile: Option<String>,
+    },
 }
 
 /// Hands the pages mimalloc keeps for later back to the system (after the journal is cleared).
@@ -113,6 +121,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Mask { file, json, report }) => {
             run_mask(&settings, file.as_deref(), *json, *report)
         }
+        Some(Command::Learn { profile }) => run_learn(&settings, profile.as_deref()),
         None if cli.headless => run_headless(config_path, settings, &cli, cli.dashboard),
         None => run_app(config_path, settings, &cli),
     }
@@ -225,7 +234,54 @@ fn headless_secrets(secret_file: Option<&std::path::Path>) -> anyhow::Result<Sec
     Ok(Secrets {
         gateway_secret,
         local_token: from_env("MASKGATE_LOCAL_TOKEN"),
+        ..Secrets::default()
     })
+}
+
+/// `maskgate learn`: asks the maskgate serving on `settings.listen` to learn, and prints what
+/// it learned per category.
+fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let url = format!("http://{}/_maskgate/learn", settings.listen);
+    let answer: serde_json::Value = runtime.block_on(async {
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        let mut request = client.post(&url);
+        if let Some(profile) = profile {
+            request = request.query(&[("profile", profile)]);
+        }
+        if let Ok(token) = std::env::var("MASKGATE_LOCAL_TOKEN") {
+            request = request.header(maskgate::proxy::guard::TOKEN_HEADER, token);
+        }
+        let response = request.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "no maskgate answers on {}: start the tray app or `maskgate --headless` ({e})",
+                settings.listen
+            )
+        })?;
+        let status = response.status();
+        let body: serde_json::Value = serde_json::from_slice(&response.bytes().await?)?;
+        if !status.is_success() {
+            anyhow::bail!(
+                "{}",
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("learning failed")
+            );
+        }
+        Ok::<_, anyhow::Error>(body)
+    })?;
+    let learned = answer["learned"].as_object().cloned().unwrap_or_default();
+    let total: u64 = learned.values().filter_map(serde_json::Value::as_u64).sum();
+    println!("learned {total} names, masked from the next request on (in memory only):");
+    for (kind, count) in &learned {
+        println!("  {kind}: {count}");
+    }
+    for failed in answer["failed"].as_array().into_iter().flatten() {
+        println!("  not listed: {}", failed.as_str().unwrap_or_default());
+    }
+    Ok(())
 }
 
 fn run_mask(
@@ -235,7 +291,7 @@ fn run_mask(
     report: bool,
 ) -> anyhow::Result<()> {
     use std::io::Write;
-    let engine = proxy::engine_for(settings)?;
+    let engine = proxy::engine_for(settings, &[])?;
     let mut input = Vec::new();
     match file {
         Some(path) => {

@@ -4,6 +4,7 @@
 //! window (Tauri IPC) and the browser dashboard (`POST /api/{command}`) only translate to a
 //! `Command` and back. Knows nothing of Tauri.
 
+pub mod learn;
 pub mod views;
 
 use std::future::Future;
@@ -82,6 +83,12 @@ pub enum Command {
     TestConnection,
     /// Writes ANTHROPIC_BASE_URL (and the token header) into ~/.claude/settings.json.
     SetUpClaudeCode,
+    /// Lists the user's AWS resources with their own `aws` CLI; the names are masked from the
+    /// next request on, for this session (see `learn`).
+    Learn {
+        #[serde(default)]
+        profile: Option<String>,
+    },
     Pause,
     Resume,
 }
@@ -131,6 +138,8 @@ pub enum ControlError {
     NotRunning,
     #[error("cannot set up Claude Code: {0}")]
     ClaudeCode(String),
+    #[error(transparent)]
+    Learn(#[from] learn::LearnError),
 }
 
 impl ControlError {
@@ -145,6 +154,7 @@ impl ControlError {
             ControlError::FixedByCommandLine(_) => "fixed_by_command_line",
             ControlError::NotRunning => "not_running",
             ControlError::ClaudeCode(_) => "claude_code",
+            ControlError::Learn(_) => "learn",
         }
     }
 }
@@ -197,6 +207,8 @@ pub struct Control {
     server: tokio::sync::Mutex<Option<RunningServer>>,
     status: Mutex<Status>,
     on_status: StatusListener,
+    /// This control, for the hooks it gives the proxy (`maskgate learn`).
+    me: std::sync::Weak<Control>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -222,7 +234,8 @@ impl Control {
             settings.journal_bytes(),
             settings.audit_log.clone(),
         ));
-        Arc::new(Control {
+        Arc::new_cyclic(|me| Control {
+            me: me.clone(),
             settings_path,
             settings: Mutex::new(settings),
             secrets: Mutex::new(secrets),
@@ -301,9 +314,11 @@ impl Control {
                     proxy.apply(config);
                     Arc::clone(proxy)
                 }
-                None => slot
-                    .insert(Proxy::new(config, Arc::clone(&self.journal)))
-                    .clone(),
+                None => {
+                    let proxy = Proxy::new(config, Arc::clone(&self.journal));
+                    proxy.set_learn_hook(self.learn_hook());
+                    slot.insert(proxy).clone()
+                }
             }
         };
         let mut server = self.server.lock().await;
@@ -374,6 +389,34 @@ impl Control {
         on_disk
             .save(&self.settings_path)
             .map_err(ControlError::NotSaved)
+    }
+
+    /// Learns the names of the user's AWS resources (see `learn`) and masks them from the next
+    /// request on. What is learned replaces the last run's; it lives in memory only.
+    pub async fn learn(&self, profile: Option<String>) -> Result<learn::LearnReport, ControlError> {
+        let profile = profile.filter(|p| !p.trim().is_empty());
+        let (values, report) =
+            tokio::task::spawn_blocking(move || learn::learn(profile.as_deref()))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        lock(&self.secrets).learned = values;
+        if matches!(self.status(), Status::Running { .. }) {
+            let _ = self.start().await;
+        }
+        Ok(report)
+    }
+
+    /// `POST /_maskgate/learn` on the proxy's port runs [`Control::learn`].
+    fn learn_hook(&self) -> proxy::LearnHook {
+        let me = self.me.clone();
+        Arc::new(move |profile| {
+            let me = me.clone();
+            Box::pin(async move {
+                let control = me.upgrade().ok_or("maskgate is stopping")?;
+                let report = control.learn(profile).await.map_err(|e| e.to_string())?;
+                Ok(serde_json::to_value(report).expect("reports serialize"))
+            })
+        })
     }
 
     /// Carries out one of the page's commands; the answer is JSON for the page.
@@ -454,6 +497,7 @@ impl Control {
                 .await?;
                 answer(())
             }
+            Command::Learn { profile } => answer(self.learn(profile).await?),
             Command::GatewaySettings => {
                 let secrets = lock(&self.secrets).clone();
                 let mut view = GatewayView::of(

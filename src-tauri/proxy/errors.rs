@@ -37,6 +37,16 @@ impl ApiError {
         )
     }
 
+    /// Learning from the user's AWS account failed (no `aws` CLI, no credentials).
+    pub fn learn_failed(reason: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            format!("cannot learn from the AWS account: {reason}"),
+            false,
+        )
+    }
+
     /// The request holds an identifier of a category the user's policy refuses to send.
     pub fn by_policy(label: &str, kind: &str) -> ApiError {
         ApiError::new(

@@ -25,7 +25,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 
 use crate::journal::Journal;
-use crate::mask::{Engine, EngineError, Lists};
+use crate::mask::{Engine, EngineError, KnownValue, Lists};
 use crate::settings::{GatewayAuth, Policy, Secrets, Settings};
 use axum::http::HeaderName;
 use buffers::BufferPool;
@@ -35,8 +35,9 @@ pub use listener::{serve_router, ServeLimits};
 pub use upstream::{GatewayCredential, Upstream, UpstreamConfig, UpstreamError};
 
 /// The engine for the kinds and custom patterns that `settings` leave switched on, with the
-/// user's always-mask and never-mask lists and the values known from their AWS configuration.
-pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
+/// user's always-mask and never-mask lists, the values known from their AWS configuration and
+/// those `learned` from their AWS account.
+pub fn engine_for(settings: &Settings, learned: &[KnownValue]) -> Result<Engine, EngineError> {
     let enabled = |id: &str| !settings.disabled_kinds.contains(id);
     let custom: Vec<_> = settings
         .custom_patterns
@@ -47,7 +48,7 @@ pub fn engine_for(settings: &Settings) -> Result<Engine, EngineError> {
     let lists = Lists {
         always: settings.always_mask.clone(),
         never: settings.never_mask.clone(),
-        known: settings.known_values().values,
+        known: [settings.known_values().values, learned.to_vec()].concat(),
     };
     Engine::with_lists(enabled, &custom, &lists)
 }
@@ -105,7 +106,7 @@ impl ProxyConfig {
         settings: &Settings,
         secrets: &Secrets,
     ) -> Result<ProxyConfig, ConfigError> {
-        let engine = engine_for(settings)?;
+        let engine = engine_for(settings, &secrets.learned)?;
         let gateway = &settings.gateway;
         let secret = || {
             secrets
@@ -169,7 +170,18 @@ pub struct Proxy {
     config: ArcSwap<ProxyConfig>,
     journal: Arc<Journal>,
     buffers: BufferPool,
+    learn: std::sync::OnceLock<LearnHook>,
 }
+
+/// What `POST /_maskgate/learn` runs: the control layer's "learn from my AWS account", given
+/// a profile; its JSON report, or why it failed.
+pub type LearnHook = Arc<
+    dyn Fn(
+            Option<String>,
+        ) -> futures_util::future::BoxFuture<'static, Result<serde_json::Value, String>>
+        + Send
+        + Sync,
+>;
 
 impl Proxy {
     pub fn new(config: ProxyConfig, journal: Arc<Journal>) -> Arc<Proxy> {
@@ -177,7 +189,17 @@ impl Proxy {
             config: ArcSwap::from_pointee(config),
             journal,
             buffers: BufferPool::default(),
+            learn: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Installs what `POST /_maskgate/learn` runs (once; later calls change nothing).
+    pub fn set_learn_hook(&self, hook: LearnHook) {
+        let _ = self.learn.set(hook);
+    }
+
+    pub fn learn_hook(&self) -> Option<&LearnHook> {
+        self.learn.get()
     }
 
     /// The settings snapshot for one request.

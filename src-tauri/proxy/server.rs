@@ -5,11 +5,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::extract::Query;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware;
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
 use axum::Router;
 
 use super::errors::ApiError;
@@ -23,6 +25,7 @@ use crate::journal::ExchangeRecord;
 pub fn router(proxy: Arc<Proxy>) -> Router {
     Router::new()
         .route("/_maskgate/health", get(health::health))
+        .route("/_maskgate/learn", post(learn))
         .fallback(forward)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&proxy),
@@ -41,6 +44,21 @@ impl Guarded for Proxy {
         let (path, _) = masked_path(&self.config().engine, request.uri());
         let record = ExchangeRecord::new(request.method().as_str(), &path);
         refuse(self.journal(), record, ApiError::forbidden(refusal.message))
+    }
+}
+
+/// `maskgate learn`: the names of the user's AWS resources, learned by the process that
+/// serves (it holds them in memory), with the user's own `aws` CLI.
+async fn learn(
+    State(proxy): State<Arc<Proxy>>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(hook) = proxy.learn_hook() else {
+        return ApiError::learn_failed("this maskgate cannot learn").into_response();
+    };
+    match hook(query.get("profile").cloned()).await {
+        Ok(report) => Json(report).into_response(),
+        Err(reason) => ApiError::learn_failed(reason).into_response(),
     }
 }
 

@@ -38,6 +38,7 @@ pub fn load() -> Result<Secrets, KeychainError> {
     Ok(Secrets {
         gateway_secret: read(GATEWAY_SECRET)?,
         local_token: read(LOCAL_TOKEN)?,
+        ..Secrets::default()
     })
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mask::{AlwaysMask, CustomPattern};
+use crate::mask::{AlwaysMask, CustomPattern, KnownValue};
 
 /// How maskgate authenticates to the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -149,13 +149,16 @@ impl Default for Settings {
     }
 }
 
-/// Secrets, held in memory only; `Debug` never shows them.
+/// Secrets, and what was learned from the user's AWS account: held in memory only, never in
+/// a file; `Debug` never shows them.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets {
     /// The gateway key, bearer token or basic-auth password.
     pub gateway_secret: Option<String>,
     /// When set, clients must send it in `x-maskgate-token`.
     pub local_token: Option<String>,
+    /// Names learned from the user's AWS account this session (`control::learn`).
+    pub learned: Vec<KnownValue>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -166,6 +169,7 @@ impl std::fmt::Debug for Secrets {
                 &self.gateway_secret.as_ref().map(|_| "***"),
             )
             .field("local_token", &self.local_token.as_ref().map(|_| "***"))
+            .field("learned", &self.learned.len())
             .finish()
     }
 }
@@ -306,6 +310,7 @@ mod tests {
         let secrets = Secrets {
             gateway_secret: Some("kong-key-123".into()),
             local_token: Some("tok".into()),
+            ..Secrets::default()
         };
         let shown = format!("{secrets:?}");
         assert!(!shown.contains("kong-key-123") && !shown.contains("tok\""));

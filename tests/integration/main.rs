@@ -11,6 +11,7 @@ mod dashboard;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod gateway;
+mod learn;
 mod names;
 mod policies;
 mod proxy_http;

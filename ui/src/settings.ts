@@ -59,3 +59,20 @@ $('#setup-claude').addEventListener('click', async () => {
     result(messageOf(error), true);
   }
 });
+
+interface LearnReport { learned: Record<string, number>; failed: string[] }
+
+/// Names of the account's resources, listed with the user's own aws CLI and masked from the
+/// next request on; the page sees counts, never the names.
+$('#learn').addEventListener('click', async () => {
+  result('Listing your AWS resources with the aws CLI…');
+  try {
+    const profile = $<HTMLInputElement>('#learn-profile').value.trim();
+    const report = await invoke<LearnReport>('learn', profile ? { profile } : {});
+    const counts = Object.entries(report.learned).map(([kind, n]) => `${kind} ${n}`).join(', ') || 'nothing';
+    const failed = report.failed.length ? `\nNot listed: ${report.failed.join('; ')}` : '';
+    result(`Learned (in memory, this session): ${counts}.${failed}`);
+  } catch (error) {
+    result(messageOf(error), true);
+  }
+});
