@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::{ExchangeRecord, RecordSummary};
 use crate::mask::catalog::CATALOG;
+use crate::mask::engine::TOKEN_TEXT_KIND;
 use crate::mask::{mask_text, AlwaysMask, CustomPattern, Engine, EngineError, TokenEntry};
 use crate::proxy::guard::TOKEN_HEADER;
 use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Policy, Settings};
@@ -29,19 +30,88 @@ pub enum Status {
 pub struct ExchangeDetail {
     summary: RecordSummary,
     masked_request: String,
-    tokens: Vec<TokenEntry>,
+    tokens: Vec<TokenView>,
     response: String,
 }
 
+/// One token of an exchange, and why it was minted: its category, and the masked text just
+/// before its first appearance (the label or flag that named it, mostly). The context comes
+/// from the masked request, so it never holds an original.
+#[derive(Serialize)]
+pub struct TokenView {
+    #[serde(flatten)]
+    entry: TokenEntry,
+    label: String,
+    context: String,
+}
+
+/// How much masked text before a token explains it.
+const CONTEXT_BYTES: usize = 48;
+
 impl ExchangeDetail {
     pub fn of(record: &ExchangeRecord) -> ExchangeDetail {
+        let masked_request = String::from_utf8_lossy(&record.masked_request).into_owned();
+        let tokens = record
+            .tokens
+            .iter()
+            .map(|entry| TokenView {
+                label: category_label(&entry.kind),
+                context: context_before(&masked_request, &entry.token),
+                entry: entry.clone(),
+            })
+            .collect();
         ExchangeDetail {
             summary: record.summary(),
-            masked_request: String::from_utf8_lossy(&record.masked_request).into_owned(),
-            tokens: record.tokens.to_vec(),
+            masked_request,
+            tokens,
             response: record.response.clone(),
         }
     }
+}
+
+/// The category's name as the Patterns view shows it.
+fn category_label(kind: &str) -> String {
+    if let Some(kind) = CATALOG.iter().find(|k| k.id == kind) {
+        return kind.label.to_owned();
+    }
+    match kind.split_once(':') {
+        Some(("custom", name)) => format!("custom pattern {name}"),
+        Some(("list", prefix)) => format!("always-mask list ({prefix})"),
+        _ if kind == TOKEN_TEXT_KIND => "text already shaped like a token".to_owned(),
+        _ => kind.to_owned(),
+    }
+}
+
+/// The masked text just before `token` first appears, at most [`CONTEXT_BYTES`]: from the
+/// start of its JSON string or line, JSON escapes of quotes undone.
+fn context_before(masked: &str, token: &str) -> String {
+    let Some(at) = masked.find(token) else {
+        return String::new();
+    };
+    let mut from = at.saturating_sub(CONTEXT_BYTES);
+    while !masked.is_char_boundary(from) {
+        from += 1;
+    }
+    let before = &masked[from..at];
+    let b = before.as_bytes();
+    // A string's opening quote is one no backslash escapes.
+    let string_start = (0..b.len())
+        .rev()
+        .find(|&i| b[i] == b'"' && (i == 0 || b[i - 1] != b'\\'))
+        .map_or(0, |i| i + 1);
+    let mut in_string = &before[string_start..];
+    // Cut at the bound, the first (partial) word goes.
+    if string_start == 0 && from > 0 {
+        in_string = in_string
+            .split_once(' ')
+            .map_or(in_string, |(_, rest)| rest);
+    }
+    let line = in_string
+        .rsplit(['\n', '\r'])
+        .next()
+        .and_then(|l| l.rsplit("\\n").next())
+        .unwrap_or(in_string);
+    line.replace("\\\"", "\"").trim().to_owned()
 }
 
 /// A built-in kind or custom pattern with its switch and its count this session.
@@ -207,4 +277,27 @@ pub fn set_up_claude_code(
         Some(backup) => format!("Updated {} (backup: {})", path.display(), backup.display()),
         None => format!("Created {}", path.display()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tokens_context_is_the_masked_text_that_named_it() {
+        let masked = r#"{"content":"$ cat f\n{\"FunctionName\": \"LAMBDA_FUNCTION_001\"} and --role-name IAM_ROLE_001"}"#;
+        assert_eq!(
+            context_before(masked, "LAMBDA_FUNCTION_001"),
+            r#"{"FunctionName": ""#
+        );
+        assert_eq!(
+            context_before(masked, "IAM_ROLE_001"),
+            r#""LAMBDA_FUNCTION_001"} and --role-name"#
+        );
+        assert_eq!(context_before(masked, "VPC_001"), "");
+        assert_eq!(
+            category_label("list:CODENAME"),
+            "always-mask list (CODENAME)"
+        );
+    }
 }

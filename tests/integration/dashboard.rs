@@ -137,9 +137,16 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     })
     .await;
     let marks = open_exchange(&browser, "#exchanges tbody tr:not(.spacer) td", 2).await;
+    // Each token says what it stands for, its category and the masked text that named it.
     let titled = |title: &str| marks.iter().any(|(_, t)| t == title);
-    assert!(titled("ec2_instance: i-0a1b2c3d4e5f67890"), "{marks:?}");
-    assert!(titled("private_ipv4: 10.1.2.3"), "{marks:?}");
+    assert!(
+        titled("ec2_instance: i-0a1b2c3d4e5f67890\nEC2 instance ID, after “Why is”"),
+        "{marks:?}"
+    );
+    assert!(
+        titled("private_ipv4: 10.1.2.3\nPrivate IPv4 address, after “Why is EC2_INSTANCE_001 at”"),
+        "{marks:?}"
+    );
     eventually("the restored answer", || async {
         text_of(&browser, "#answer")
             .await

@@ -46,6 +46,10 @@ export interface TokenEntry {
   token: string;
   original: string;
   kind: string;
+  /// The category's name.
+  label: string;
+  /// The masked text just before the token first appears: what named it.
+  context: string;
 }
 
 export interface ExchangeDetail {

@@ -163,7 +163,9 @@ function highlight(text: string, tokens: TokenEntry[]): DocumentFragment {
     mark.className = 'tok';
     mark.textContent = m[0];
     mark.style.setProperty('--h', hue(entry.kind));
-    mark.title = `${entry.kind}: ${entry.original}`;
+    // What it is and why it was masked: the category, and the text that named it.
+    const why = entry.context ? `, after “${entry.context}”` : '';
+    mark.title = `${entry.kind}: ${entry.original}\n${entry.label}${why}`;
     mark.dataset.original = entry.original;
     mark.tabIndex = 0;
     mark.addEventListener('click', () => {
