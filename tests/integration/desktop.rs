@@ -192,12 +192,16 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     assert!(
         marks.contains(&(
             "EC2_INSTANCE_001".into(),
-            "ec2_instance: i-0a1b2c3d4e5f67890".into()
+            "ec2_instance: i-0a1b2c3d4e5f67890\nEC2 instance ID, after “Why is”".into()
         )),
         "{marks:?}"
     );
     assert!(
-        marks.contains(&("PRIVATE_IP_001".into(), "private_ipv4: 10.1.2.3".into())),
+        marks.contains(&(
+            "PRIVATE_IP_001".into(),
+            "private_ipv4: 10.1.2.3\nPrivate IPv4 address, after “Why is EC2_INSTANCE_001 at”"
+                .into()
+        )),
         "{marks:?}"
     );
     eventually("the restored answer", || async {
