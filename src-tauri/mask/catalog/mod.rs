@@ -148,6 +148,9 @@ macro_rules! hex_kind {
 
 /// A resource-name kind (see `names`): its keys, flags, Terraform attributes and ARN part.
 /// Every name kind also reads `--name` (for the services listed), Terraform blocks and ARNs.
+/// Keys are found by their tails (`Name`, `Identifier`, `_profile` …: see
+/// `names::key_around`), a few anchors for all of them: a key of its own per anchor would
+/// make the literal search's prefilter match at most capital letters of ordinary text.
 macro_rules! name_kind {
     (
         $id:literal, $label:literal, $prefix:literal, $example:literal, $description:literal,
@@ -163,7 +166,10 @@ macro_rules! name_kind {
             description: $description,
             example: $example,
             token_prefix: $prefix,
-            anchors: &[$($key,)* $(concat!("--", $flag),)* "--name", "resource \"aws_", "data \"aws_", "arn:"],
+            anchors: &[
+                "Name", "Identifier", "SecretId", "AccountAlias", "_role_name", "_session_name", "_profile",
+                $(concat!("--", $flag),)* "--name", "resource \"aws_", "data \"aws_", "arn:",
+            ],
             after_anchor: may_follow_anchor,
             matcher: |at, out| {
                 resource_name(
@@ -565,7 +571,7 @@ pub static CATALOG: &[Kind] = &[
         description: "Names of SQS queues: QueueName, --queue-name, Terraform aws_sqs_queue, the name in a queue URL or queue ARN.",
         example: "https://sqs.us-east-1.amazonaws.com/123456789012/ledger-events.fifo",
         token_prefix: "SQS_QUEUE",
-        anchors: &["QueueName", "--queue-name", "--name", "resource \"aws_", "data \"aws_", "arn:", ".amazonaws.com/"],
+        anchors: &["Name", "--queue-name", "--name", "resource \"aws_", "data \"aws_", "arn:", ".amazonaws.com/"],
         after_anchor: may_follow_anchor,
         matcher: |at, out| {
             resource_name(

@@ -204,13 +204,31 @@ pub(super) fn resource_name(at: &Hit, out: &mut Vec<Range<usize>>, labels: &Name
         if named {
             out.extend(labelled_name(t, hit.start + 2..hit.end, true));
         }
-    } else if let Some(key) = labels.keys.iter().find(|k| k.as_bytes() == word) {
+    } else if let Some((key_range, key)) = key_around(t, &hit, labels.keys) {
         let snake = !key.contains(|c: char| c.is_ascii_uppercase());
         let camel = !snake && key.starts_with(|c: char| c.is_ascii_lowercase());
-        if !camel || is_quoted_key(t, &hit) {
-            out.extend(labelled_name(t, hit, snake));
+        if !camel || is_quoted_key(t, &key_range) {
+            out.extend(labelled_name(t, key_range, snake));
         }
     }
+}
+
+/// The key of `keys` that holds the anchor at `hit` (a key's tail: `Name`, `_profile` …):
+/// the whole word around it, or its last camelCase or snake_case segments
+/// (`TargetFunctionName` holds `FunctionName`).
+fn key_around(
+    t: &[u8],
+    hit: &Range<usize>,
+    keys: &[&'static str],
+) -> Option<(Range<usize>, &'static str)> {
+    let end = hit.end + run_len(t, hit.end, |b| b.is_ascii_alphanumeric());
+    let start = run_start(t, hit.start, |b| b.is_ascii_alphanumeric() || b == b'_');
+    (start..=hit.start)
+        .filter(|&i| i == start || t[i].is_ascii_uppercase() || t[i - 1] == b'_')
+        .find_map(|i| {
+            let key = keys.iter().find(|k| k.as_bytes() == &t[i..end])?;
+            Some((i..end, *key))
+        })
 }
 
 /// The name after a label, if it is one: no spaces, the characters AWS allows in names. A
