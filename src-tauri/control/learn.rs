@@ -183,9 +183,19 @@ fn call(listing: &Listing, profile: Option<&str>) -> Result<Value, String> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let reason = stderr.lines().map(str::trim).find(|l| !l.is_empty());
-        return Err(reason.unwrap_or("failed without a message").to_owned());
+        return Err(reason.map_or("failed without a message".to_owned(), error_code));
     }
     serde_json::from_slice(&output.stdout).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// The CLI's error without its details: AWS's messages go on to name the caller
+/// (`User: arn:aws:iam::123456789012:user/jane is not authorized …`) or an endpoint, and a
+/// report that promises counts only must not carry them.
+fn error_code(line: &str) -> String {
+    line.split_once(" operation:")
+        .map(|(head, _)| format!("{head} operation"))
+        .or_else(|| line.split_once(": ").map(|(head, _)| head.to_owned()))
+        .unwrap_or_else(|| line.to_owned())
 }
 
 /// Every string in a `--query` answer (a string, a list, a list of lists; `null` is none).
@@ -215,6 +225,18 @@ mod tests {
         let answer = serde_json::json!([["a-1", "b-2"], "c-3", null]);
         assert_eq!(strings(&answer), ["a-1", "b-2", "c-3"]);
         assert!(strings(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn a_failed_calls_reason_names_no_caller_and_no_endpoint() {
+        assert_eq!(
+            error_code("An error occurred (AccessDenied) when calling the ListRoles operation: User: arn:aws:iam::123456789012:user/jane is not authorized"),
+            "An error occurred (AccessDenied) when calling the ListRoles operation"
+        );
+        assert_eq!(
+            error_code("Could not connect to the endpoint URL: \"https://queue.amazonaws.com/\""),
+            "Could not connect to the endpoint URL"
+        );
     }
 
     #[test]

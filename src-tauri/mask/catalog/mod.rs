@@ -146,7 +146,8 @@ macro_rules! hex_kind {
     };
 }
 
-/// A resource-name kind (see `names`): its keys, flags, Terraform attributes and ARN part.
+/// A resource-name kind (see `names`): its keys, flags, Terraform attributes and ARN part,
+/// and optionally a matcher of its own with its anchors (`also: queue_in_url, anchored_at: […]`).
 /// Every name kind also reads `--name` (for the services listed), Terraform blocks and ARNs.
 /// Keys are found by their tails (`Name`, `Identifier`, `_profile` …: see
 /// `names::key_around`), a few anchors for all of them: a key of its own per anchor would
@@ -159,6 +160,7 @@ macro_rules! name_kind {
         name_flag_in: [$($service:literal),*],
         terraform: [$(($tf_kind:literal, $tf_attribute:literal)),*],
         in_arn: $in_arn:path
+        $(, also: $also:path, anchored_at: [$($also_anchor:literal),*])?
     ) => {
         Kind {
             id: $id,
@@ -169,6 +171,7 @@ macro_rules! name_kind {
             anchors: &[
                 "Name", "Identifier", "SecretId", "AccountAlias", "_role_name", "_session_name", "_profile",
                 $(concat!("--", $flag),)* "--name", "resource \"aws_", "data \"aws_", "arn:",
+                $($($also_anchor,)*)?
             ],
             after_anchor: may_follow_anchor,
             matcher: |at, out| {
@@ -182,7 +185,8 @@ macro_rules! name_kind {
                         terraform: &[$(($tf_kind, $tf_attribute)),*],
                         in_arn: $in_arn,
                     },
-                )
+                );
+                $($also(at, out);)?
             },
             spread: Spread::IfDistinctive,
         }
@@ -565,30 +569,17 @@ pub static CATALOG: &[Kind] = &[
         terraform: [("aws_dynamodb_table", "name")],
         in_arn: table_in_arn
     ),
-    Kind {
-        id: "sqs_queue",
-        label: "SQS queue name",
-        description: "Names of SQS queues: QueueName, --queue-name, Terraform aws_sqs_queue, the name in a queue URL or queue ARN.",
-        example: "https://sqs.us-east-1.amazonaws.com/123456789012/ledger-events.fifo",
-        token_prefix: "SQS_QUEUE",
-        anchors: &["Name", "--queue-name", "--name", "resource \"aws_", "data \"aws_", "arn:", ".amazonaws.com/"],
-        after_anchor: may_follow_anchor,
-        matcher: |at, out| {
-            resource_name(
-                at,
-                out,
-                &NameLabels {
-                    keys: &["QueueName"],
-                    flags: &["queue-name"],
-                    name_flag_in: &[],
-                    terraform: &[("aws_sqs_queue", "name")],
-                    in_arn: queue_in_arn,
-                },
-            );
-            queue_in_url(at, out);
-        },
-        spread: Spread::IfDistinctive,
-    },
+    name_kind!(
+        "sqs_queue", "SQS queue name", "SQS_QUEUE",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/ledger-events.fifo",
+        "Names of SQS queues: QueueName, --queue-name, Terraform aws_sqs_queue, the name in a queue URL or queue ARN.",
+        keys: ["QueueName"],
+        flags: ["queue-name"],
+        name_flag_in: [],
+        terraform: [("aws_sqs_queue", "name")],
+        in_arn: queue_in_arn,
+        also: queue_in_url, anchored_at: [".amazonaws.com/"]
+    ),
     name_kind!(
         "sns_topic", "SNS topic name", "SNS_TOPIC",
         "arn:aws:sns:us-east-1:123456789012:ledger-alerts",
