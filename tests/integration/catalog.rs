@@ -517,6 +517,67 @@ const POSITIVES: &[(&str, &[(&str, &str)])] = &[
             ("LedgerDeployer", "iam_role_name"),
         ],
     ),
+    // Labelled public addresses, spread to their other mentions.
+    (
+        "\"PublicIpAddress\": \"54.210.167.204\"; ssh ec2-user@54.210.167.204",
+        &[("54.210.167.204", "public_ip"), ("54.210.167.204", "public_ip")],
+    ),
+    (
+        "\"CidrIp\": \"203.0.113.0/24\", \"Ipv6Address\": \"2600:1f18:4a3:6901::aa11\"",
+        &[
+            ("203.0.113.0/24", "public_ip"),
+            ("2600:1f18:4a3:6901::aa11", "public_ip"),
+        ],
+    ),
+    (
+        "cidr_blocks = [\"198.51.100.0/24\", \"198.51.101.0/24\"]",
+        &[("198.51.100.0/24", "public_ip"), ("198.51.101.0/24", "public_ip")],
+    ),
+    // Passwords and secret values by their label.
+    (
+        "\"MasterUserPassword\": \"Tr0ub4dor&3\", PGPASSWORD=hunter2xyz psql",
+        &[("Tr0ub4dor&3", "password"), ("hunter2xyz", "password")],
+    ),
+    (
+        "aws rds modify-db-instance --master-user-password 'n3w-Passw0rd'",
+        &[("n3w-Passw0rd", "password")],
+    ),
+    // Every other resource: an ARN's resource part, an aws flag, an API key.
+    (
+        "arn:aws:kinesis:eu-west-1:123456789012:stream/clickstream-prod then clickstream-prod",
+        &[
+            ("arn:aws:kinesis:eu-west-1:123456789012:stream/clickstream-prod", "arn"),
+            ("clickstream-prod", "aws_resource"),
+        ],
+    ),
+    (
+        "aws cloudfront get-distribution --distribution-id E2QWRUHAPOMQZL",
+        &[("E2QWRUHAPOMQZL", "aws_resource")],
+    ),
+    (
+        "aws ssm get-parameters --names /prod/a /prod/b --with-decryption",
+        &[("/prod/a", "aws_resource"), ("/prod/b", "aws_resource")],
+    ),
+    (
+        "{\"GroupName\": \"orders-web-sg\", \"RestApiId\": \"a1b2c3d4e5\"}",
+        &[("orders-web-sg", "aws_resource"), ("a1b2c3d4e5", "aws_resource")],
+    ),
+    (
+        "aws ec2 describe-instances --filters Name=tag:Name,Values=web-1,web-2",
+        &[("web-1", "name_tag"), ("web-2", "name_tag")],
+    ),
+    (
+        "terraform {\n  backend \"s3\" {\n    bucket         = \"acme-tfstate\"\n  }\n}",
+        &[("acme-tfstate", "s3_bucket")],
+    ),
+    (
+        "{\\\"bucketName\\\":\\\"acme-payroll\\\"}",
+        &[("acme-payroll", "s3_bucket")],
+    ),
+    (
+        "Account 1234 5678 9012 pays",
+        &[("1234 5678 9012", "account_id")],
+    ),
 ];
 
 /// Text that looks like an identifier to a careless pattern and must stay as it is.
@@ -556,6 +617,14 @@ const NEGATIVES: &[&str] = &[
     "resource \"google_storage_bucket\" \"x\" {\n  name = \"acme-data\"\n}",
     "{\"Key\": \"Environment\", \"Value\": \"prod\"} key: names",
     "\"AccountId\": \"prod\", \"OwnerId\": \"self\", account_id = STRING_VALUE, --account-id $ACCOUNT",
+    // Shared addresses under a label, and addresses no label names.
+    "\"CidrIp\": \"0.0.0.0/0\", \"CidrIpv6\": \"::/0\", \"PublicIp\": null, served from 93.184.216.34",
+    // A program's password variables and the flags that read one from elsewhere.
+    "password = getpass.getpass(); password: str = ''; \"password\": {\"type\": \"string\"}",
+    "docker login --password-stdin; PASSWORD=${DB_PASSWORD}; password: <your-password>",
+    // Other commands' flags; AWS's own metric names.
+    "kubectl get pods --namespace kube-system; git log --author-name x",
+    "aws cloudwatch get-metric-statistics --metric-name CPUUtilization --region us-east-1",
 ];
 
 fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {

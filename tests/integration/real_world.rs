@@ -3,7 +3,9 @@
 //! with kubectl, terraform, Lambda, EKS, ECS, Organizations and credentials files — in
 //! `tests/fixtures/real-world/`. Every
 //! identifier in them must be masked (as some kind), the text must come back byte for byte,
-//! and the words around them (public addresses, regions, dates, request IDs) must stay.
+//! and the words around them (unlabelled public addresses, regions, dates, request IDs) must
+//! stay; a public address under a label that says whose it is (`PublicIpAddress`,
+//! `sourceIPAddress`) is masked.
 
 use maskgate::mask::{mask_json, mask_text, Engine};
 use maskgate::restore::{Escaping, Restorer};
@@ -35,11 +37,13 @@ const FIXTURES: &[Fixture] = &[
             "sg-0a1b2c3d4e5f67890",
             "111111111111",
             "r-1234567890abcdef0",
+            // An instance's public address, labelled PublicIpAddress / PublicIp.
+            "34.253.223.13",
+            // A security group's name, labelled GroupName.
+            "launch-wizard-146",
         ],
         kept: &[
-            "34.253.223.13",
             "us-east-2a",
-            "launch-wizard-146",
             "1234abcd-1234-abcd-1234-d46a8903e9bc",
             "2022-11-15T10:48:59+00:00",
             "00:11:22:33:44:55",
@@ -55,9 +59,10 @@ const FIXTURES: &[Fixture] = &[
             "arn:aws:iam::123456789012:role/Admin",
             "i-0a1b2c3d4e5f67890",
             "210987654321",
+            // The caller's address, labelled sourceIPAddress.
+            "203.0.113.5",
         ],
         kept: &[
-            "203.0.113.5",
             "\"ec2.us-east-1.amazonaws.com\"",
             "\"us-east-1\"",
             "4f5e6d7c-8b9a-4c3d-2e1f-0a9b8c7d6e5f",
@@ -154,11 +159,12 @@ const FIXTURES: &[Fixture] = &[
             "Z35SXDOTRQ7X7K",
             "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef",
             "10.0.5.99",
-            "o-a1b2c3d4e5",
             "111111111111",
             "210987654321",
             "arn:aws:iam::210987654321:role/deploy",
             "eipalloc-0123456789abcdef0",
+            // An Elastic IP, labelled PublicIp.
+            "198.51.100.7",
             "eipassoc-0123456789abcdef0",
             "123456789012",
             "arn:aws:sts::123456789012:assumed-role/dev/jane",
@@ -168,9 +174,50 @@ const FIXTURES: &[Fixture] = &[
         kept: &[
             "\"850ca006-2d98-4ff4-86db-8766e9d32fe9\"",
             "YFgDgEKG3ugvF1+pX64gV6tu9qNuIYNUdgJm8nCxsm4=",
-            "198.51.100.7",
             "region = eu-west-1",
             "(known after apply)",
+        ],
+    },
+    Fixture {
+        // Written for the second outside review: the shapes it looked for next.
+        file: "services-session.txt",
+        masked: &[
+            "AROA3XFRBF535PLBIFPI4",
+            "alice@corp.example",
+            "210987654321",
+            "orders-api-prod",
+            "54.210.167.204",
+            "orders-web-sg",
+            "sg-0a9b8c7d6e5f40312",
+            "203.0.113.0/24",
+            "2001:db8:1234::/48",
+            "clickstream-prod",
+            "E2QWRUHAPOMQZL",
+            "d111111abcdef8.cloudfront.net",
+            "/prod/orders/api-key",
+            "prod/orders/db",
+            "Tr0ub4dor&3xyz!",
+            "eyJwYXlsb2FkIjoiR3JkT0NYUkp4VnZPRXBsd3k3S0NiQjVxWm9wR3ZpT1c2bkdqSnhqYlRHMmdjTDlNUnRydUdPcGtMWDVFNk5qeW5vSDRjT1l0In0=",
+            "789012345678",
+            "7890 1234 5678",
+            "checkout-prod",
+            "checkout-api",
+            "198.51.100.23",
+            "acme-payroll-exports",
+            "acme-tfstate-prod",
+            "orders-primary",
+            "S3cretPassw0rd!",
+        ],
+        kept: &[
+            "0.0.0.0/0",
+            "ec2-user@",
+            "--force-new-deployment",
+            "orders/terraform.tfstate",
+            "password = getpass.getpass()",
+            "password: str = \"\"",
+            "--password-stdin",
+            r#"\"engine\":\"postgres\""#,
+            "\"Status\": \"ACTIVE\"",
         ],
     },
 ];

@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// A 12-digit account number (or `1234-5678-9012`) at `start`; returns its end.
+/// A 12-digit account number (or `1234-5678-9012`, `1234 5678 9012`) at `start`; returns its end.
 pub(super) fn account_number_at(t: &[u8], start: usize) -> Option<usize> {
     if start > 0 && t[start - 1].is_ascii_digit() {
         return None;
@@ -12,9 +12,9 @@ pub(super) fn account_number_at(t: &[u8], start: usize) -> Option<usize> {
     let end = if plain == 12 {
         start + 12
     } else if plain == 4
-        && t.get(start + 4) == Some(&b'-')
+        && matches!(t.get(start + 4), Some(b'-' | b' '))
         && run_len(t, start + 5, |b| b.is_ascii_digit()) == 4
-        && t.get(start + 9) == Some(&b'-')
+        && t.get(start + 9) == t.get(start + 4)
         && run_len(t, start + 10, |b| b.is_ascii_digit()) == 4
     {
         start + 14

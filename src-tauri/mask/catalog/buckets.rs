@@ -96,8 +96,12 @@ pub(super) fn bucket_label(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usi
     if !key_like {
         return;
     }
+    // `\` too: a label in JSON held in a string (`\"bucketName\":\"…\"`).
     let gap = run_len(t, label_end, |b| {
-        matches!(b, b' ' | b'"' | b'\'' | b'`' | b':' | b'=' | b'(' | KEY_END)
+        matches!(
+            b,
+            b' ' | b'\t' | b'"' | b'\'' | b'`' | b':' | b'=' | b'(' | b'\\' | KEY_END
+        )
     });
     let gap_text = &t[label_end..label_end + gap];
     if gap_text.contains(&KEY_END) && !is_json_key(t, hit.start, label_end + gap) {
@@ -113,7 +117,12 @@ pub(super) fn bucket_label(t: &[u8], hit: &Range<usize>, out: &mut Vec<Range<usi
     let prose = gap_text == b" "
         && label_end == hit.end
         && (hit.start == 0 || matches!(t[hit.start - 1], b' ' | b'\n' | b'\0' | KEY_END));
-    if gap == 0 || gap > 6 || !(flag || assigns || prose) {
+    // Aligned assignments (`bucket         = "…"` in Terraform) pad with spaces.
+    let padding = gap_text
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    if gap == 0 || gap > 32 || gap - padding > 6 || !(flag || assigns || prose) {
         return;
     }
     let Some(name) = bucket_at(t, label_end + gap) else {

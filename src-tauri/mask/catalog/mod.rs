@@ -17,6 +17,7 @@ mod buckets;
 mod ids;
 mod labels;
 pub mod names;
+mod resources;
 mod secrets;
 
 use std::cell::OnceCell;
@@ -29,6 +30,7 @@ use buckets::*;
 use ids::*;
 use labels::*;
 use names::*;
+use resources::*;
 use secrets::*;
 
 use super::scan::{
@@ -307,13 +309,24 @@ pub static CATALOG: &[Kind] = &[
     Kind {
         id: "session_token",
         label: "Session token",
-        description: "STS session tokens: any value of 16 characters or more after a session-token label (SessionToken, aws_session_token, X-Amz-Security-Token), or recognised by their encoded prefix.",
+        description: "STS session tokens: any value of 16 characters or more after a session-token label (SessionToken, aws_session_token, X-Amz-Security-Token), or recognised by their encoded prefix; ECR registry tokens (aws ecr get-login-password) by theirs.",
         example: "aws_session_token = IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6example0SessionToken0Value0For0Docs0Only0AAAAAAAAAAAAAAAAAAAA==",
         token_prefix: "SESSION_TOKEN",
-        anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"],
+        anchors: &["session_token", "sessiontoken", "session-token", "security_token", "security-token", "IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE", "eyJwYXlsb2FkIjoi"],
         after_anchor: |b| b.is_ascii_alphanumeric(),
         matcher: session_token,
         spread: Spread::Always,
+    },
+    Kind {
+        id: "password",
+        label: "Password or secret value",
+        description: "Any value after a password label (password, MasterUserPassword, PGPASSWORD, --master-user-password, Terraform password) or a SecretString; a program's own variables (password = getpass()) are left alone.",
+        example: "\"MasterUserPassword\": \"Tr0ub4dor&3\"",
+        token_prefix: "PASSWORD",
+        anchors: &["password", "passwd", "secretstring"],
+        after_anchor: |_| true,
+        matcher: password,
+        spread: Spread::IfDistinctive,
     },
     Kind {
         id: "private_cidr",
@@ -336,6 +349,17 @@ pub static CATALOG: &[Kind] = &[
         after_anchor: |b| b.is_ascii_digit(),
         matcher: private_ipv4,
         spread: Spread::Never,
+    },
+    Kind {
+        id: "public_ip",
+        label: "Public IP address (labelled)",
+        description: "Public IPv4 and IPv6 addresses and CIDRs where a label says whose they are: PublicIpAddress, PublicIp, CarrierIp, sourceIPAddress, Ipv6Address, CidrIp, cidr_blocks, --cidr; 0.0.0.0/0, loopback and the metadata address are left alone. Masked wherever else they appear.",
+        example: "\"PublicIpAddress\": \"54.210.167.204\"",
+        token_prefix: "PUBLIC_IP",
+        anchors: &["ipaddress", "publicip", "public_ip", "public-ip", "carrierip", "customerownedip", "sourceip", "ipv6address", "ipv6_address", "cidrip", "cidr_block", "cidrblock", "accesscidrs", "--cidr", "elasticip"],
+        after_anchor: |_| true,
+        matcher: public_address,
+        spread: Spread::Always,
     },
     Kind {
         id: "ec2_private_dns",
@@ -660,13 +684,24 @@ pub static CATALOG: &[Kind] = &[
         terraform: [],
         in_arn: no_arn
     ),
+    name_kind!(
+        "aws_resource", "Other AWS resource name or ID", "AWS_RESOURCE",
+        "aws kinesis describe-stream --stream-name clickstream-prod",
+        "Names and IDs of every other resource: the resource part of any ARN, the value of an aws command's --…-name, --…-id, --…-identifier or --…-arn flag (and --name of services such as ssm and glue), and API keys such as GroupName, StreamName, DistributionId, RestApiId.",
+        keys: ["GroupName", "StreamName", "DeliveryStreamName", "StateMachineName", "TrailName", "AlarmName", "RuleName", "EventBusName", "ApplicationName", "EnvironmentName", "PipelineName", "ProjectName", "LoadBalancerName", "TargetGroupName", "AutoScalingGroupName", "LaunchTemplateName", "DomainName", "BackupVaultName", "FileSystemName", "BrokerName", "ClusterIdentifier", "CacheClusterIdentifier", "ReplicationGroupIdentifier", "streamName", "stateMachineName", "domainName"],
+        flags: [],
+        name_flag_in: [],
+        terraform: [],
+        in_arn: no_arn,
+        also: other_resource, anchored_at: ["-name ", "-name=", "-names ", "-id ", "-id=", "-ids ", "-identifier ", "-identifier=", "-identifiers ", "-arn ", "-arn=", "-arns ", "Id\"", "Id\u{1}", "Id:"]
+    ),
     Kind {
         id: "name_tag",
         label: "Name tag",
-        description: "Values of Name tags: {\"Key\": \"Name\", \"Value\": …} in JSON and YAML, Key=Name,Value=… in the CLI, TAGS Name … in its text output, tags = { Name = … } in Terraform.",
+        description: "Values of Name tags: {\"Key\": \"Name\", \"Value\": …} in JSON and YAML, Key=Name,Value=… and Name=tag:Name,Values=… in the CLI, TAGS Name … in its text output, tags = { Name = … } in Terraform.",
         example: "{\"Key\": \"Name\", \"Value\": \"ledger-bastion\"}",
         token_prefix: "NAME_TAG",
-        anchors: &["\"key\": \"name\"", "\"key\":\"name\"", "key\u{1}name\u{0}", "key: name", "key=name,", "tags\tname\t", "resource \"aws_", "data \"aws_"],
+        anchors: &["\"key\": \"name\"", "\"key\":\"name\"", "key\u{1}name\u{0}", "key: name", "key=name,", "tag:name,values=", "tags\tname\t", "resource \"aws_", "data \"aws_"],
         after_anchor: may_follow_anchor,
         matcher: name_tag,
         spread: Spread::IfDistinctive,

@@ -288,13 +288,29 @@ fn is_quoted_key(t: &[u8], hit: &Range<usize>) -> bool {
     quoted || walk
 }
 
-/// The service of the `aws SERVICE …` command on the line that holds `at`.
-fn aws_service_of(t: &[u8], at: usize) -> Option<&str> {
+/// The service of the `aws SERVICE …` command on the line that holds `at`, or on the lines
+/// before it that it continues (`aws ecs update-service \` ⏎ `  --cluster …`).
+pub(super) fn aws_service_of(t: &[u8], at: usize) -> Option<&str> {
     let from = at.saturating_sub(COMMAND_AT_MOST);
-    let line_start = t[from..at]
+    let mut line_start = at;
+    loop {
+        line_start = t[from..line_start]
+            .iter()
+            .rposition(|&b| matches!(b, b'\n' | b'\0' | KEY_END))
+            .map_or(from, |i| from + i + 1);
+        let continued = line_start > from + 1
+            && t[line_start - 1] == b'\n'
+            && t[from..line_start - 1].trim_ascii_end().ends_with(b"\\");
+        if !continued {
+            break;
+        }
+        line_start -= 1;
+    }
+    // The command that holds `at`: after the last `;`, `|` or `&` before it.
+    let line_start = t[line_start..at]
         .iter()
-        .rposition(|&b| matches!(b, b'\n' | b'\0' | KEY_END))
-        .map_or(from, |i| from + i + 1);
+        .rposition(|&b| matches!(b, b';' | b'|' | b'&'))
+        .map_or(line_start, |i| line_start + i + 1);
     let line = &t[line_start..at];
     let command = line
         .windows(4)
@@ -322,6 +338,27 @@ pub(super) fn name_tag(at: &Hit, out: &mut Vec<Range<usize>>) {
         return;
     }
     if !(word[0] == b'"' || boundary_before(t, hit.start)) {
+        return;
+    }
+    if word.eq_ignore_ascii_case(b"tag:name,values=") {
+        // A filter's values: `Name=tag:Name,Values=a,b`.
+        let mut at = hit.end;
+        while let Some(len) = run_len_within(t, at, NAME_AT_MOST, |b| {
+            !matches!(
+                b,
+                b',' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'\\' | b'\0'
+            ) && b != KEY_END
+        }) {
+            if len == 0 {
+                break;
+            }
+            out.push(at..at + len);
+            at += len;
+            if t.get(at) != Some(&b',') {
+                break;
+            }
+            at += 1;
+        }
         return;
     }
     if word.eq_ignore_ascii_case(b"tags\tname\t") {
@@ -465,6 +502,25 @@ pub(super) fn terraform_block(t: &[u8], hit: &Range<usize>) -> Vec<TerraformAttr
     }
     attributes
 }
+
+/// The services whose ARNs the name kinds read (below): the generic `aws_resource` kind
+/// leaves them to those, so that switching one off leaves its names alone.
+pub(super) const ARN_SERVICES_OF_NAME_KINDS: &[&str] = &[
+    "lambda",
+    "rds",
+    "iam",
+    "sts",
+    "eks",
+    "ecs",
+    "cloudformation",
+    "dynamodb",
+    "sqs",
+    "sns",
+    "logs",
+    "kms",
+    "ecr",
+    "secretsmanager",
+];
 
 /// `arn:…:SERVICE:…:RESOURCE`: the part of the resource after `prefix`, up to `end` (or
 /// the resource's end).

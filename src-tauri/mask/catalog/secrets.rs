@@ -122,8 +122,14 @@ pub(super) fn is_base64_escape(hex: &[u8]) -> bool {
 }
 
 /// How STS session tokens begin once base64-encoded.
-pub(super) const SESSION_TOKEN_PREFIXES: &[&str] =
-    &["IQoJb3JpZ2luX2Vj", "FwoGZXIvYXdzE", "FQoGZXIvYXdzE"];
+/// The last is an ECR registry token (`aws ecr get-login-password`), a credential of the same
+/// lifetime: base64 of `{"payload":"`.
+pub(super) const SESSION_TOKEN_PREFIXES: &[&str] = &[
+    "IQoJb3JpZ2luX2Vj",
+    "FwoGZXIvYXdzE",
+    "FQoGZXIvYXdzE",
+    "eyJwYXlsb2FkIjoi",
+];
 
 pub(super) fn kms_key(at: &Hit, out: &mut Vec<Range<usize>>) {
     let (text, hit) = (at.text, at.range.clone());
@@ -156,3 +162,53 @@ pub(super) fn kms_key(at: &Hit, out: &mut Vec<Range<usize>>) {
 /// A labelled secret key or session token is at least this long: shorter values after such
 /// a label are examples and field names, not credentials.
 const SECRET_AT_LEAST: usize = 16;
+
+/// Passwords and secret values, by their label: `"password": "…"`, `MasterUserPassword`,
+/// `PGPASSWORD=…`, `password = "…"` in Terraform, `--master-user-password …`,
+/// `"SecretString": "…"`. A program's own variables are not values (`password = getpass()`,
+/// `password: string`).
+pub(super) fn password(at: &Hit, out: &mut Vec<Range<usize>>) {
+    let t = at.text.as_bytes();
+    let hit = at.range.clone();
+    // A flag's label is the whole flag (`--master-user-password VALUE`).
+    let word_start = run_start(t, hit.start, |b| b.is_ascii_lowercase() || b == b'-');
+    let label = if t[word_start..].starts_with(b"--") && boundary_before(t, word_start) {
+        word_start + 2..hit.end
+    } else {
+        hit.clone()
+    };
+    let Some(value) = labelled_value(t, label.clone(), PASSWORD_AT_LEAST) else {
+        return;
+    };
+    let gap = &t[label.end..value.start];
+    let quoted = gap
+        .last()
+        .is_some_and(|&b| matches!(b, b'"' | b'\'' | b'`') || b == KEY_END);
+    let spaced_equals = gap.windows(2).any(|w| w == b" =" || w == b"= ");
+    let v = &t[value.clone()];
+    let code = v.iter().any(|&b| matches!(b, b'(' | b'[' | b'{'))
+        || (spaced_equals && !quoted)
+        || NOT_PASSWORDS.iter().any(|w| v.eq_ignore_ascii_case(w));
+    if !code {
+        out.push(value);
+    }
+}
+
+/// The shortest value a password label is trusted with.
+const PASSWORD_AT_LEAST: usize = 4;
+
+/// Type names and words a password label is followed by in code and docs, not passwords.
+const NOT_PASSWORDS: &[&[u8]] = &[
+    b"string",
+    b"bytes",
+    b"secret",
+    b"password",
+    b"optional",
+    b"required",
+    b"text",
+    b"bool",
+    b"boolean",
+    b"sensitive",
+    b"hidden",
+    b"masked",
+];
