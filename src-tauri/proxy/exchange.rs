@@ -74,6 +74,37 @@ impl Exchange {
         ))
     }
 
+    /// A request whose forwarded headers hold an identifier is refused: headers go upstream
+    /// as they are (`ANTHROPIC_CUSTOM_HEADERS` can carry anything). The client's own
+    /// credentials, meant for the upstream, are not scanned.
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let mut text = String::new();
+        for (name, value) in headers {
+            if UNSCANNED_HEADERS.contains(&name.as_str()) {
+                continue;
+            }
+            text.push_str(name.as_str());
+            text.push_str(": ");
+            text.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            text.push('\n');
+        }
+        let masked = mask_text(&self.config.engine, &text);
+        let Some(entry) = masked.table.entries().first() else {
+            return Ok(());
+        };
+        let named = headers
+            .iter()
+            .find(|(name, value)| {
+                !UNSCANNED_HEADERS.contains(&name.as_str())
+                    && String::from_utf8_lossy(value.as_bytes()).contains(&*entry.original)
+            })
+            .map_or("a header", |(name, _)| name.as_str());
+        Err(ApiError::unmaskable(format!(
+            "the {named} header holds an identifier ({}), and maskgate does not forward one",
+            entry.kind
+        )))
+    }
+
     /// Reads the body within the size and time limits.
     pub async fn read(&self, headers: &HeaderMap, body: Body) -> Result<BodyBuffer, ApiError> {
         let limit = self.config.body_timeout;
@@ -240,6 +271,10 @@ async fn read_body(
         Err(broken @ BodyError::Broken(_)) => Err(ApiError::unmaskable(broken)),
     }
 }
+
+/// Headers not scanned for identifiers: the client's credentials for the upstream, and
+/// maskgate's own token, which is never forwarded.
+const UNSCANNED_HEADERS: &[&str] = &["x-api-key", "authorization", super::guard::TOKEN_HEADER];
 
 /// A request body's buffer is made this large at most before its bytes arrive.
 const RESERVED_AT_MOST: usize = 256 * 1024;

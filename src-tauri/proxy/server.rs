@@ -66,7 +66,10 @@ async fn learn(
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let mut exchange = Exchange::begin(&proxy, parts.method.as_str(), &parts.uri);
-    if let Err(refusal) = exchange.check_path() {
+    if let Err(refusal) = exchange
+        .check_path()
+        .and_then(|()| exchange.check_headers(&parts.headers))
+    {
         return exchange.refuse(refusal);
     }
     let body = match exchange.read(&parts.headers, body).await {

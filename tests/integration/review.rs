@@ -495,3 +495,37 @@ async fn clearing_the_journal_gives_its_memory_back() {
         .expect("json");
     assert_eq!(exchanges, json!([]));
 }
+
+#[tokio::test]
+async fn an_identifier_in_a_forwarded_header_is_refused_and_credentials_are_not_scanned() {
+    let upstream = upstream::start().await;
+    let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    // ANTHROPIC_CUSTOM_HEADERS can put anything in a header, and headers go upstream as sent.
+    let refused = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .header(
+            "x-team-context",
+            "billing account arn:aws:iam::123456789012:role/Deploy",
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), 400);
+    let message = refused.text().await.expect("body");
+    assert!(message.contains("x-team-context"), "{message}");
+    assert!(!message.contains("123456789012"), "{message}");
+    assert!(upstream.recorder.all().is_empty(), "nothing forwarded");
+    // The client's own key is its business with the upstream; a clean header passes.
+    let passed = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .header("x-api-key", "sk-ant-AKIAIOSFODNN7EXAMPLE")
+        .header("x-team-context", "platform team")
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(passed.status(), 200);
+    assert_eq!(upstream.recorder.all().len(), 1);
+}
