@@ -4,7 +4,9 @@
 //! for a listener that falls behind instead of slowing a request.
 //!
 //! Originals (the token table, the restored answer) live only in these in-memory records;
-//! [`RecordSummary`] and the audit log carry masked data only.
+//! [`RecordSummary`], the audit log and the metrics (`metrics`) carry masked data only.
+
+mod metrics;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -62,6 +64,8 @@ pub struct ExchangeRecord {
     pub streaming: bool,
     pub status: Option<u16>,
     pub outcome: Outcome,
+    /// Reading and masking the body.
+    pub masking: Option<Duration>,
     pub first_byte: Option<Duration>,
     pub latency: Option<Duration>,
     pub request_bytes: usize,
@@ -92,6 +96,7 @@ pub struct RecordSummary {
     pub streaming: bool,
     pub status: Option<u16>,
     pub outcome: Outcome,
+    pub masking_ms: Option<f64>,
     pub first_byte_ms: Option<f64>,
     pub latency_ms: Option<f64>,
     pub request_bytes: usize,
@@ -113,6 +118,7 @@ impl ExchangeRecord {
             streaming: self.streaming,
             status: self.status,
             outcome: self.outcome,
+            masking_ms: self.masking.map(|d| d.as_secs_f64() * 1000.0),
             first_byte_ms: self.first_byte.map(|d| d.as_secs_f64() * 1000.0),
             latency_ms: self.latency.map(|d| d.as_secs_f64() * 1000.0),
             request_bytes: self.request_bytes,
@@ -164,6 +170,7 @@ pub struct Journal {
     events: broadcast::Sender<JournalEvent>,
     totals: Mutex<BTreeMap<String, u64>>,
     audit: Option<AuditLog>,
+    metrics: metrics::Metrics,
 }
 
 /// One record, shared by the ring and its exchange.
@@ -173,6 +180,8 @@ struct Entry {
     /// Still in the ring: what the exchange adds counts against the journal's bound. Once
     /// pushed out, the answer's text is no longer kept.
     kept: AtomicBool,
+    /// Already final once: audited and counted in the metrics.
+    ended: AtomicBool,
 }
 
 impl ExchangeRecord {
@@ -202,6 +211,7 @@ impl Journal {
             events,
             totals: Mutex::new(BTreeMap::new()),
             audit: audit_log.map(AuditLog::open),
+            metrics: metrics::Metrics::default(),
         }
     }
 
@@ -221,15 +231,19 @@ impl Journal {
             }
         }
         let summary = record.summary();
+        if record.outcome == Outcome::InFlight {
+            self.metrics.opened();
+        }
         self.held.fetch_add(record.held_bytes(), Ordering::Relaxed);
         let entry = Arc::new(Entry {
             id: record.id,
             record: Mutex::new(record),
             kept: AtomicBool::new(true),
+            ended: AtomicBool::new(false),
         });
         lock(&self.ring).push_back(Arc::clone(&entry));
         self.trim(entry.id);
-        self.published(summary);
+        self.published(&entry, summary, false);
         JournalEntry {
             journal: Arc::clone(self),
             entry,
@@ -272,10 +286,12 @@ impl Journal {
         let _ = self.events.send(JournalEvent::Cleared);
     }
 
-    /// Tells listeners of a change; writes the audit line once the record is final.
-    fn published(&self, summary: RecordSummary) {
-        if summary.outcome != Outcome::InFlight {
+    /// Tells listeners of a change; the first time the record is final, writes its audit
+    /// line and counts it in the metrics (`was_open`: it started in flight).
+    fn published(&self, entry: &Entry, summary: RecordSummary, was_open: bool) {
+        if summary.outcome != Outcome::InFlight && !entry.ended.swap(true, Ordering::Relaxed) {
             self.write_audit(&summary);
+            self.metrics.ended(&summary, was_open);
         }
         let _ = self.events.send(JournalEvent::Record(summary));
     }
@@ -301,6 +317,13 @@ impl Journal {
         lock(&self.totals).clone()
     }
 
+    /// The metrics in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        let records = lock(&self.ring).len();
+        self.metrics
+            .render(records, self.held.load(Ordering::Relaxed))
+    }
+
     fn write_audit(&self, summary: &RecordSummary) {
         if let Some(audit) = &self.audit {
             audit.append(summary);
@@ -323,7 +346,7 @@ impl JournalEntry {
             record.summary()
         };
         self.journal.trim(self.entry.id);
-        self.journal.published(summary);
+        self.journal.published(&self.entry, summary, true);
     }
 
     /// Adds a piece of the answer as sent to the client: counted, kept (up to
@@ -473,6 +496,7 @@ impl ExchangeRecord {
             streaming: false,
             status: None,
             outcome: Outcome::InFlight,
+            masking: None,
             first_byte: None,
             latency: None,
             request_bytes: 0,

@@ -130,8 +130,10 @@ impl Exchange {
             });
         }
         let buffers = self.proxy.buffers();
-        let (masked, facts) = mask_json_into(&self.config.engine, body, buffers.take(body.len()))
-            .map_err(ApiError::unmaskable)?;
+        let masking = Instant::now();
+        let masked = mask_json_into(&self.config.engine, body, buffers.take(body.len()));
+        self.record.masking = Some(masking.elapsed());
+        let (masked, facts) = masked.map_err(ApiError::unmaskable)?;
         self.record.model = facts.model;
         self.record.streaming = facts.stream;
         if let Some(kind) = self.config.refused_category(&masked.counts) {

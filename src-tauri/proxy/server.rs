@@ -1,4 +1,4 @@
-//! The HTTP side: maskgate's own routes under `/_maskgate/`, every other path forwarded, all
+//! The HTTP side: maskgate's own routes under `/_maskgate/` (health, metrics, learn), every other path forwarded, all
 //! of them behind the guard. The handler is the list of an exchange's phases; what each phase
 //! does, and what crosses between them, lives in [`Exchange`](super::exchange::Exchange).
 
@@ -26,6 +26,7 @@ pub fn router(proxy: Arc<Proxy>) -> Router {
     Router::new()
         .route("/_maskgate/health", get(health::health))
         .route("/_maskgate/learn", post(learn))
+        .route("/_maskgate/metrics", get(metrics))
         .fallback(forward)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&proxy),
@@ -60,6 +61,18 @@ async fn learn(
         Ok(report) => Json(report).into_response(),
         Err(reason) => ApiError::learn_failed(reason).into_response(),
     }
+}
+
+/// Prometheus metrics, behind the same guard as the proxy (loopback, or the local token).
+async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        proxy.journal().metrics_text(),
+    )
+        .into_response()
 }
 
 /// One exchange: path → body → mask → forward → answer.

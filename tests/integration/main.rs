@@ -12,6 +12,7 @@ mod dashboard;
 mod desktop;
 mod gateway;
 mod learn;
+mod metrics;
 mod names;
 mod policies;
 mod proxy_http;
