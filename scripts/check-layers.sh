@@ -13,6 +13,8 @@ declare -A allowed=(
   [control]="mask restore journal settings proxy"
   [dashboard]="control journal proxy"
   [headless]="control dashboard settings"
+  [launch]="headless settings proxy"
+  [doctor]="launch proxy"
   [desktop]="control journal settings proxy mask"
 )
 status=0

@@ -10,14 +10,18 @@
 //!   running proxy, and the commands both dashboards send; what the dashboards show.
 //! - [`dashboard`]: the browser dashboard of `--headless --dashboard`, over [`control`].
 //! - [`headless`]: the headless server, as the binary runs it.
+//! - [`launch`]: `maskgate run -- claude`, through the running maskgate or one of its own.
+//! - [`doctor`]: `maskgate doctor`, the checks that Claude Code really goes through maskgate.
 //! - `desktop` (feature `desktop`): the Tauri tray app and its dashboard.
 
 pub mod control;
 pub mod dashboard;
 #[cfg(feature = "desktop")]
 pub mod desktop;
+pub mod doctor;
 pub mod headless;
 pub mod journal;
+pub mod launch;
 pub mod mask;
 #[cfg(test)]
 mod properties;

@@ -1,6 +1,6 @@
 //! The `maskgate` command: its arguments, and which of the library's entry points they call —
-//! the tray app, the headless server (`--headless`), or a dry run of the masking
-//! (`maskgate mask`).
+//! the tray app, the headless server (`--headless`), a dry run of the masking
+//! (`maskgate mask`), `maskgate run -- claude`, `maskgate doctor` and `maskgate learn`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -88,6 +88,18 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Run COMMAND (usually `claude`) through maskgate: the one serving on the configured
+    /// address, or one served by this process until COMMAND exits. Sets ANTHROPIC_BASE_URL,
+    /// CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 and the local token header; exits with
+    /// COMMAND's status.
+    Run {
+        /// The command and its arguments (put `--` before them).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Check that Claude Code in this shell really goes through maskgate; one line per
+    /// check, with the fix for each that fails. Exits 1 if any fails.
+    Doctor,
     /// Ask the running maskgate (on --listen, or the configured address) to learn the names
     /// of your AWS resources with your own `aws` CLI: read-only listing calls, names kept in
     /// its memory for this session and masked wherever they appear. Prints counts, not names.
@@ -122,6 +134,19 @@ fn main() -> anyhow::Result<()> {
             run_mask(&settings, file.as_deref(), *json, *report)
         }
         Some(Command::Learn { profile }) => run_learn(&settings, profile.as_deref()),
+        Some(Command::Run { command }) => {
+            let secrets = headless_secrets(cli.gateway_secret_file.as_deref())?;
+            init_logging();
+            let runtime = tokio::runtime::Runtime::new()?;
+            let status = runtime.block_on(maskgate::launch::run(
+                config_path,
+                settings,
+                secrets,
+                command.clone(),
+            ))?;
+            std::process::exit(maskgate::launch::exit_code(status));
+        }
+        Some(Command::Doctor) => run_doctor(&settings),
         None if cli.headless => run_headless(config_path, settings, &cli, cli.dashboard),
         None => run_app(config_path, settings, &cli),
     }
@@ -280,6 +305,30 @@ fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
     }
     for failed in answer["failed"].as_array().into_iter().flatten() {
         println!("  not listed: {}", failed.as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `maskgate doctor`: prints every check; exits 1 when one fails.
+fn run_doctor(settings: &Settings) -> anyhow::Result<()> {
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let token = std::env::var("MASKGATE_LOCAL_TOKEN").ok();
+    let claude_settings = maskgate::settings::claude_code::default_path();
+    let setup = maskgate::doctor::Setup {
+        listen: settings.listen,
+        token: token.as_deref(),
+        env: &env,
+        claude_settings: claude_settings.as_deref(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let checks = runtime.block_on(maskgate::doctor::run(&setup));
+    for check in &checks {
+        println!("{check}");
+    }
+    if checks.iter().any(|c| !c.ok) {
+        std::process::exit(1);
     }
     Ok(())
 }

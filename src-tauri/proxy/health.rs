@@ -13,9 +13,16 @@ use serde::Serialize;
 
 use super::{Proxy, Upstream};
 
+/// The health report's `service`.
+pub const SERVICE: &str = "maskgate";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The health report.
 #[derive(Debug, Serialize)]
 pub struct Health {
+    /// Always `maskgate`: how `maskgate run` and `maskgate doctor` recognise a running one.
+    pub service: &'static str,
+    pub version: &'static str,
     pub status: &'static str,
     pub upstream: String,
     pub reachable: bool,
@@ -41,6 +48,8 @@ pub async fn health(State(proxy): State<Arc<Proxy>>) -> Response {
 pub async fn check(upstream: &Upstream) -> Health {
     match upstream.probe("/v1/models?limit=1").await {
         Err(error) => Health {
+            service: SERVICE,
+            version: VERSION,
             status: "unreachable",
             upstream: upstream.display_name.clone(),
             reachable: false,
@@ -61,6 +70,8 @@ pub async fn check(upstream: &Upstream) -> Health {
                 (true, false) => "accepted",
             };
             Health {
+                service: SERVICE,
+                version: VERSION,
                 status: if rejected || status.is_server_error() {
                     "degraded"
                 } else {

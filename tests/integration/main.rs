@@ -11,6 +11,7 @@ mod dashboard;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod gateway;
+mod launch;
 mod learn;
 mod metrics;
 mod names;
