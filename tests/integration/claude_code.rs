@@ -34,8 +34,32 @@ pub fn run_claude_in(
     prompt: &str,
     extra_env: &[(&str, &str)],
 ) -> Vec<Value> {
+    let mut command = Command::new(claude_binary());
+    command.env("ANTHROPIC_BASE_URL", base_url);
+    run_claude_with(command, work, prompt, extra_env)
+}
+
+/// `claude -p <prompt>` as the last arguments of `command` (Claude Code itself, or a
+/// launcher such as `maskgate run --`), in a fresh HOME and a clean environment.
+pub fn run_claude_with(
+    mut command: Command,
+    work: &std::path::Path,
+    prompt: &str,
+    extra_env: &[(&str, &str)],
+) -> Vec<Value> {
     let home = tempfile::tempdir().expect("home");
-    let mut child = Command::new(claude_binary())
+    let base_url = command
+        .get_envs()
+        .find(|(k, _)| *k == "ANTHROPIC_BASE_URL")
+        .and_then(|(_, v)| v.map(|v| v.to_owned()));
+    command.env_clear();
+    if let Some(base_url) = base_url {
+        command.env("ANTHROPIC_BASE_URL", base_url);
+    }
+    if command.get_program() != claude_binary().as_os_str() {
+        command.arg(claude_binary());
+    }
+    let mut child = command
         .args([
             "-p",
             prompt,
@@ -46,10 +70,8 @@ pub fn run_claude_in(
             "--verbose",
         ])
         .current_dir(work)
-        .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home.path())
-        .env("ANTHROPIC_BASE_URL", base_url)
         .env("ANTHROPIC_API_KEY", "sk-ant-test")
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .env("DISABLE_TELEMETRY", "1")
@@ -225,4 +247,45 @@ async fn a_tool_call_names_resources_by_token_and_runs_with_the_real_names() {
         second.contains("LAMBDA_FUNCTION_001") && second.contains("RDS_INSTANCE_001"),
         "the inventory should reach the model as tokens: {second}"
     );
+}
+
+/// `maskgate run -- claude -p …` with no maskgate serving yet: the launcher serves for the
+/// session, Claude Code goes through it (no ANTHROPIC_BASE_URL of its own), and the tool
+/// loop runs on the real identifiers while the upstream sees only tokens.
+#[tokio::test(flavor = "multi_thread")]
+async fn maskgate_run_routes_claude_code_through_a_proxy_of_its_own() {
+    let upstream = upstream::start().await;
+    let config = tempfile::tempdir().expect("config dir");
+    std::fs::write(config.path().join("config.toml"), "").expect("config");
+    let listen = format!("127.0.0.1:{}", crate::support::free_port());
+    let mut launcher = Command::new(env!("CARGO_BIN_EXE_maskgate"));
+    launcher
+        .args([
+            "--listen",
+            &listen,
+            "--upstream",
+            &upstream.url(),
+            "--config",
+        ])
+        .arg(config.path().join("config.toml"))
+        .args(["run", "--"]);
+    let prompt = format!("RUN_TOOL: check these resources: {}", planted_text());
+    let lines = tokio::task::spawn_blocking(move || {
+        let work = tempfile::tempdir().expect("work dir");
+        run_claude_with(launcher, work.path(), &prompt, &[])
+    })
+    .await
+    .expect("claude ran");
+    let (tool_results, result) = tool_results_and_result(&lines);
+    assert_eq!(
+        tool_results.len(),
+        1,
+        "one Bash call expected; got {lines:#?}"
+    );
+    for (original, _) in PLANTED {
+        assert!(tool_results[0].contains(original), "{}", tool_results[0]);
+    }
+    assert_eq!(result["is_error"], false, "{result}");
+    assert!(upstream.recorder.messages_requests().len() >= 2);
+    assert_no_original_in(&upstream.recorder.everything());
 }
