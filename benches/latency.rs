@@ -126,6 +126,7 @@ fn main() {
         let address = listener.local_addr().expect("address");
         tokio::spawn(proxy::serve(
             listener,
+            None,
             proxy,
             proxy::ServeLimits::from_settings(&settings),
             std::future::pending(),

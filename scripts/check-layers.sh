@@ -14,7 +14,7 @@ declare -A allowed=(
   [dashboard]="control journal proxy"
   [headless]="control dashboard settings"
   [launch]="headless settings proxy"
-  [doctor]="launch proxy"
+  [doctor]="launch proxy settings"
   [desktop]="control journal settings proxy mask"
 )
 status=0

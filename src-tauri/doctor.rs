@@ -5,12 +5,9 @@
 //! planted identifier without forwarding it. Every failed check says what to do.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use crate::launch::{self, Listener};
-use crate::proxy::guard::TOKEN_HEADER;
+use crate::launch::{Listener, Local};
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +50,8 @@ impl std::fmt::Display for Check {
 
 /// What the checks read: the environment Claude Code would inherit and its settings file.
 pub struct Setup<'a> {
-    pub listen: SocketAddr,
-    pub token: Option<&'a str>,
+    /// The maskgate the settings name, and how to reach it.
+    pub local: &'a Local,
     pub env: &'a BTreeMap<String, String>,
     /// `~/.claude/settings.json`, if it exists.
     pub claude_settings: Option<&'a Path>,
@@ -103,8 +100,8 @@ pub async fn run(setup: &Setup<'_>) -> Vec<Check> {
 
 /// The proxy serving, and its upstream and credentials as its health report tells.
 async fn serving(setup: &Setup<'_>, checks: &mut Vec<Check>) -> bool {
-    let address = setup.listen;
-    match launch::probe(address, setup.token).await {
+    let address = setup.local.address;
+    match setup.local.probe().await {
         Listener::Maskgate { version } => {
             checks.push(Check::pass(format!(
                 "maskgate {version} serves on {address}"
@@ -125,7 +122,7 @@ async fn serving(setup: &Setup<'_>, checks: &mut Vec<Check>) -> bool {
             return false;
         }
     }
-    let health = health(address, setup.token).await;
+    let health = setup.local.health().await;
     let upstream = health["upstream"].as_str().unwrap_or("the upstream");
     let detail = health["detail"].as_str().unwrap_or_default();
     checks.push(if health["reachable"] == true {
@@ -147,29 +144,9 @@ async fn serving(setup: &Setup<'_>, checks: &mut Vec<Check>) -> bool {
     true
 }
 
-async fn health(address: SocketAddr, token: Option<&str>) -> serde_json::Value {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(15))
-        .build();
-    let Ok(client) = client else {
-        return serde_json::Value::Null;
-    };
-    let mut request = client.get(format!("http://{address}/_maskgate/health"));
-    if let Some(token) = token {
-        request = request.header(TOKEN_HEADER, token);
-    }
-    match request.send().await {
-        Ok(answer) => {
-            serde_json::from_slice(&answer.bytes().await.unwrap_or_default()).unwrap_or_default()
-        }
-        Err(_) => serde_json::Value::Null,
-    }
-}
-
 /// Where Claude Code will send its requests: `settings.json`'s `env` wins over the shell.
 fn base_url(setup: &Setup<'_>, settings_env: &BTreeMap<String, String>) -> Check {
-    let wanted = format!("http://{}", setup.listen);
+    let wanted = &setup.local.base_url;
     let fix = format!(
         "export ANTHROPIC_BASE_URL={wanted} (or run Claude Code as `maskgate run -- claude`, or use \"Set up Claude Code\" in the dashboard)"
     );
@@ -178,7 +155,7 @@ fn base_url(setup: &Setup<'_>, settings_env: &BTreeMap<String, String>) -> Check
         None => (setup.env.get("ANTHROPIC_BASE_URL"), "this shell"),
     };
     match value {
-        Some(value) if points_at(value, setup.listen) => {
+        Some(value) if points_at(value, setup.local) => {
             Check::pass(format!("ANTHROPIC_BASE_URL={value} ({from})"))
         }
         Some(value) => Check::fail(
@@ -192,11 +169,15 @@ fn base_url(setup: &Setup<'_>, settings_env: &BTreeMap<String, String>) -> Check
     }
 }
 
-/// `value` is an http URL of this maskgate (any loopback spelling, any path prefix).
-fn points_at(value: &str, listen: SocketAddr) -> bool {
-    let Ok(url) = reqwest::Url::parse(value) else {
+/// `value` is a URL of this maskgate, in its scheme (any loopback spelling, any path prefix).
+fn points_at(value: &str, local: &Local) -> bool {
+    let (Ok(url), Ok(wanted)) = (
+        reqwest::Url::parse(value),
+        reqwest::Url::parse(&local.base_url),
+    ) else {
         return false;
     };
+    let listen = local.address;
     let host_ok = match url.host_str() {
         Some("localhost") => listen.ip().is_loopback(),
         Some(host) => host
@@ -206,7 +187,7 @@ fn points_at(value: &str, listen: SocketAddr) -> bool {
             .is_ok_and(|ip| ip == listen.ip() || (ip.is_loopback() && listen.ip().is_loopback())),
         None => false,
     };
-    url.scheme() == "http" && host_ok && url.port_or_known_default() == Some(listen.port())
+    url.scheme() == wanted.scheme() && host_ok && url.port_or_known_default() == Some(listen.port())
 }
 
 fn side_traffic(env: &BTreeMap<String, String>, settings_env: &BTreeMap<String, String>) -> Check {
@@ -282,21 +263,12 @@ fn is_truthy(value: &str) -> bool {
 /// refuses it (naming the header) without forwarding anything.
 async fn live_probe(setup: &Setup<'_>) -> Check {
     let fix = "restart maskgate; if this persists, report it: the proxy is not refusing what it cannot mask";
-    let Ok(client) = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(15))
-        .build()
-    else {
-        return Check::fail("the live probe could not be sent", fix);
-    };
-    let mut request = client
-        .post(format!("http://{}/v1/messages", setup.listen))
+    let request = setup
+        .local
+        .request(reqwest::Method::POST, "/v1/messages")
         .header("x-maskgate-doctor", "i-0a1b2c3d4e5f67890")
         .header("content-type", "application/json")
         .body(r#"{"model":"probe","max_tokens":1,"messages":[{"role":"user","content":"maskgate doctor"}]}"#);
-    if let Some(token) = setup.token {
-        request = request.header(TOKEN_HEADER, token);
-    }
     match request.send().await {
         Ok(answer) => {
             let status = answer.status().as_u16();
@@ -324,13 +296,13 @@ mod tests {
 
     #[test]
     fn any_loopback_spelling_of_the_address_points_at_it() {
-        let listen: SocketAddr = "127.0.0.1:8082".parse().expect("address");
+        let local = Local::new(&crate::settings::Settings::default(), None).expect("local");
         for value in [
             "http://127.0.0.1:8082",
             "http://localhost:8082/",
             "http://127.0.0.1:8082/prefix",
         ] {
-            assert!(points_at(value, listen), "{value}");
+            assert!(points_at(value, &local), "{value}");
         }
         for value in [
             "http://127.0.0.1:8083",
@@ -338,7 +310,7 @@ mod tests {
             "https://api.anthropic.com",
             "nonsense",
         ] {
-            assert!(!points_at(value, listen), "{value}");
+            assert!(!points_at(value, &local), "{value}");
         }
     }
 

@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 
 use crate::headless;
 use crate::proxy::guard::TOKEN_HEADER;
-use crate::proxy::health::SERVICE;
+use crate::proxy::health::{HEALTH_PATH, SERVICE};
+use crate::proxy::tls::certificates;
 use crate::settings::{Secrets, Settings};
 
 /// The variable Claude Code reads for extra request headers, one `Name: value` per line.
@@ -33,6 +34,8 @@ pub enum LaunchError {
     NotServing(SocketAddr),
     #[error("cannot run {0:?}: {1}")]
     Spawn(OsString, std::io::Error),
+    #[error("cannot trust the listener's certificate: {0}")]
+    Certificate(String),
 }
 
 /// What answers on an address.
@@ -46,46 +49,90 @@ pub enum Listener {
     Nothing,
 }
 
-/// Asks `address` for maskgate's health report (with the local token, when one is set).
-pub async fn probe(address: SocketAddr, token: Option<&str>) -> Listener {
-    let Ok(client) = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(15))
-        .build()
-    else {
-        return Listener::Nothing;
-    };
-    let mut request = client.get(format!("http://{address}/_maskgate/health"));
-    if let Some(token) = token {
-        request = request.header(TOKEN_HEADER, token);
+/// The maskgate this machine's settings name: its address, the base URL clients are given,
+/// the local token, and an HTTP client that reaches it — with TLS, trusting the certificates
+/// in the listener's own certificate file.
+pub struct Local {
+    pub address: SocketAddr,
+    pub base_url: String,
+    pub token: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Local {
+    pub fn new(settings: &Settings, token: Option<String>) -> Result<Local, LaunchError> {
+        let mut client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(15));
+        if let Some(tls) = &settings.tls {
+            let certificates =
+                certificates(&tls.cert).map_err(|e| LaunchError::Certificate(e.to_string()))?;
+            for der in certificates {
+                let certificate = reqwest::Certificate::from_der(&der)
+                    .map_err(|e| LaunchError::Certificate(e.to_string()))?;
+                client = client.add_root_certificate(certificate);
+            }
+        }
+        Ok(Local {
+            address: settings.listen,
+            base_url: settings.base_url(),
+            token: token.filter(|t| !t.is_empty()),
+            client: client
+                .build()
+                .map_err(|e| LaunchError::Certificate(e.to_string()))?,
+        })
     }
-    let Ok(answer) = request.send().await else {
-        return if tokio::net::TcpStream::connect(address).await.is_ok() {
-            Listener::Other
-        } else {
-            Listener::Nothing
+
+    /// A request to `path` on this maskgate, with the local token when one is set.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
+        match &self.token {
+            Some(token) => request.header(TOKEN_HEADER, token),
+            None => request,
+        }
+    }
+
+    /// maskgate's health report, or `Null` when none comes.
+    pub async fn health(&self) -> serde_json::Value {
+        match self.request(reqwest::Method::GET, HEALTH_PATH).send().await {
+            Ok(answer) => serde_json::from_slice(&answer.bytes().await.unwrap_or_default())
+                .unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// What answers on the address: a maskgate (by its health report), something else, or nothing.
+    pub async fn probe(&self) -> Listener {
+        let Ok(answer) = self.request(reqwest::Method::GET, HEALTH_PATH).send().await else {
+            return if tokio::net::TcpStream::connect(self.address).await.is_ok() {
+                Listener::Other
+            } else {
+                Listener::Nothing
+            };
         };
-    };
-    let body: serde_json::Value =
-        serde_json::from_slice(&answer.bytes().await.unwrap_or_default()).unwrap_or_default();
-    if body["service"] == SERVICE {
-        let version = body["version"].as_str().unwrap_or_default().to_owned();
-        Listener::Maskgate { version }
-    } else {
-        Listener::Other
+        let body: serde_json::Value =
+            serde_json::from_slice(&answer.bytes().await.unwrap_or_default()).unwrap_or_default();
+        if body["service"] == SERVICE {
+            let version = body["version"].as_str().unwrap_or_default().to_owned();
+            Listener::Maskgate { version }
+        } else {
+            Listener::Other
+        }
     }
 }
 
-/// The variables a client needs to go through the maskgate at `address`: added to (and
+/// The variables a client needs to go through the maskgate at `base_url`: added to (and
 /// winning over) its own environment. `custom_headers` is what the user already has in
 /// `ANTHROPIC_CUSTOM_HEADERS`: kept, with maskgate's token line put in or replaced.
 pub fn client_env(
-    address: SocketAddr,
+    base_url: &str,
     token: Option<&str>,
     custom_headers: Option<&str>,
 ) -> Vec<(&'static str, String)> {
     let mut env = vec![
-        ("ANTHROPIC_BASE_URL", format!("http://{address}")),
+        ("ANTHROPIC_BASE_URL", base_url.to_owned()),
         // Claude Code's other traffic goes straight to api.anthropic.com, around maskgate.
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
     ];
@@ -115,12 +162,11 @@ pub async fn run(
     secrets: Secrets,
     command: Vec<OsString>,
 ) -> Result<ExitStatus, LaunchError> {
-    let address = settings.listen;
-    let token = secrets.local_token.clone();
+    let local = Local::new(&settings, secrets.local_token.clone())?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let served = match probe(address, token.as_deref()).await {
+    let served = match local.probe().await {
         Listener::Maskgate { .. } => None,
-        Listener::Other => return Err(LaunchError::PortTaken(address)),
+        Listener::Other => return Err(LaunchError::PortTaken(local.address)),
         Listener::Nothing => {
             let options = headless::Options {
                 settings_path,
@@ -131,7 +177,7 @@ pub async fn run(
             let server = tokio::spawn(headless::run(options, async {
                 let _ = stopped.await;
             }));
-            wait_until_serving(address, token.as_deref(), &server).await?;
+            wait_until_serving(&local, &server).await?;
             Some(server)
         }
     };
@@ -139,7 +185,7 @@ pub async fn run(
     let (program, args) = command.split_first().expect("clap requires a command");
     let mut child = Command::new(program);
     child.args(args);
-    for (name, value) in client_env(address, token.as_deref(), custom.as_deref()) {
+    for (name, value) in client_env(&local.base_url, local.token.as_deref(), custom.as_deref()) {
         child.env(name, value);
     }
     let mut child = child
@@ -155,20 +201,22 @@ pub async fn run(
 
 /// Waits for the in-process maskgate to answer its health check.
 async fn wait_until_serving(
-    address: SocketAddr,
-    token: Option<&str>,
+    local: &Local,
     server: &tokio::task::JoinHandle<Result<(), headless::HeadlessError>>,
 ) -> Result<(), LaunchError> {
     for _ in 0..100 {
         if server.is_finished() {
-            return Err(LaunchError::Serve(address, "it stopped at once".into()));
+            return Err(LaunchError::Serve(
+                local.address,
+                "it stopped at once".into(),
+            ));
         }
-        if matches!(probe(address, token).await, Listener::Maskgate { .. }) {
+        if matches!(local.probe().await, Listener::Maskgate { .. }) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(LaunchError::NotServing(address))
+    Err(LaunchError::NotServing(local.address))
 }
 
 /// Waits for the child. The terminal's Ctrl-C reaches the child itself (same process
@@ -216,9 +264,9 @@ mod tests {
 
     #[test]
     fn the_token_joins_the_users_own_custom_headers_and_replaces_an_old_one() {
-        let address: SocketAddr = "127.0.0.1:8082".parse().expect("address");
+        let base_url = "http://127.0.0.1:8082";
         let env = client_env(
-            address,
+            base_url,
             Some("t0ken"),
             Some("X-Team: platform\nx-maskgate-token: stale\n"),
         );
@@ -237,7 +285,7 @@ mod tests {
                 "X-Team: platform\nx-maskgate-token: t0ken".into()
             )
         );
-        let plain = client_env(address, None, None);
+        let plain = client_env(base_url, None, None);
         assert_eq!(plain.len(), 2, "no header variable is invented");
     }
 }

@@ -65,6 +65,12 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust for the gateway.
     #[arg(long)]
     ca_file: Option<PathBuf>,
+    /// Serve the listener over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "MASKGATE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, env = "MASKGATE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Also accept requests whose Host is this name (for deployments behind a load balancer).
     #[arg(long)]
     allow_host: Vec<String>,
@@ -219,6 +225,12 @@ impl Cli {
         if let Some(upstream) = &self.upstream {
             settings.upstream_url = upstream.clone();
         }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            settings.tls = Some(maskgate::settings::ListenerTls {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
         let gateway = &mut settings.gateway;
         if let Some(auth) = self.gateway_auth {
             gateway.auth = auth;
@@ -269,15 +281,11 @@ fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let url = format!("http://{}/_maskgate/learn", settings.listen);
+    let local = maskgate::launch::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
     let answer: serde_json::Value = runtime.block_on(async {
-        let client = reqwest::Client::builder().no_proxy().build()?;
-        let mut request = client.post(&url);
+        let mut request = local.request(reqwest::Method::POST, "/_maskgate/learn");
         if let Some(profile) = profile {
             request = request.query(&[("profile", profile)]);
-        }
-        if let Ok(token) = std::env::var("MASKGATE_LOCAL_TOKEN") {
-            request = request.header(maskgate::proxy::guard::TOKEN_HEADER, token);
         }
         let response = request.send().await.map_err(|e| {
             anyhow::anyhow!(
@@ -312,11 +320,10 @@ fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
 /// `maskgate doctor`: prints every check; exits 1 when one fails.
 fn run_doctor(settings: &Settings) -> anyhow::Result<()> {
     let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let token = std::env::var("MASKGATE_LOCAL_TOKEN").ok();
+    let local = maskgate::launch::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
     let claude_settings = maskgate::settings::claude_code::default_path();
     let setup = maskgate::doctor::Setup {
-        listen: settings.listen,
-        token: token.as_deref(),
+        local: &local,
         env: &env,
         claude_settings: claude_settings.as_deref(),
     };

@@ -323,9 +323,11 @@ impl Control {
         };
         let mut server = self.server.lock().await;
         if let Some(running) = server.as_ref() {
-            if running.address == settings.listen || settings.listen.port() == 0 {
+            let same_address = running.address == settings.listen || settings.listen.port() == 0;
+            if same_address && running.tls == settings.tls {
                 let address = running.address;
-                self.set_status(Status::Running { address });
+                let base_url = settings.base_url_at(address);
+                self.set_status(Status::Running { address, base_url });
                 return Ok(address);
             }
         }
@@ -333,16 +335,18 @@ impl Control {
             old.stop(RESTART_GRACE).await;
         }
         let limits = ServeLimits::from_settings(&settings);
-        match proxy::start(settings.listen, proxy, limits).await {
+        match proxy::start(settings.listen, settings.tls.as_ref(), proxy, limits).await {
             Ok(running) => {
                 let address = running.address;
                 *server = Some(running);
                 tracing::info!(
                     %address,
                     upstream = %settings.upstream_url,
-                    "maskgate is serving; set ANTHROPIC_BASE_URL=http://{address}"
+                    "maskgate is serving; set ANTHROPIC_BASE_URL={}",
+                    settings.base_url_at(address)
                 );
-                self.set_status(Status::Running { address });
+                let base_url = settings.base_url_at(address);
+                self.set_status(Status::Running { address, base_url });
                 Ok(address)
             }
             Err(e) => Err(self.fail(format!(
@@ -523,10 +527,10 @@ impl Control {
                 answer(check(&upstream).await)
             }
             Command::SetUpClaudeCode => {
-                let Status::Running { address } = self.status() else {
+                let Status::Running { base_url, .. } = self.status() else {
                     return Err(ControlError::NotRunning);
                 };
-                let done = views::set_up_claude_code(address, self.local_token().as_deref())
+                let done = views::set_up_claude_code(&base_url, self.local_token().as_deref())
                     .map_err(ControlError::ClaudeCode)?;
                 answer(done)
             }

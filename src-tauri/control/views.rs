@@ -19,9 +19,15 @@ use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Policy, Settings};
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
     Starting,
-    Running { address: SocketAddr },
+    /// `base_url` is what clients set as ANTHROPIC_BASE_URL (`https://` with TLS).
+    Running {
+        address: SocketAddr,
+        base_url: String,
+    },
     Paused,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// One exchange in full: what left the machine, the token table (originals: memory only,
@@ -264,15 +270,11 @@ impl GatewayView {
 
 /// Writes ANTHROPIC_BASE_URL (and the token header) into ~/.claude/settings.json; says what
 /// it did.
-pub fn set_up_claude_code(
-    address: SocketAddr,
-    local_token: Option<&str>,
-) -> Result<String, String> {
+pub fn set_up_claude_code(base_url: &str, local_token: Option<&str>) -> Result<String, String> {
     let path = claude_code::default_path().ok_or("no home directory")?;
     let header = local_token.map(|t| format!("{TOKEN_HEADER}: {t}"));
-    let backup =
-        claude_code::point_claude_code_at(&path, &format!("http://{address}"), header.as_deref())
-            .map_err(|e| e.to_string())?;
+    let backup = claude_code::point_claude_code_at(&path, base_url, header.as_deref())
+        .map_err(|e| e.to_string())?;
     Ok(match backup {
         Some(backup) => format!("Updated {} (backup: {})", path.display(), backup.display()),
         None => format!("Created {}", path.display()),

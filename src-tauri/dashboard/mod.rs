@@ -133,7 +133,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = crate::proxy::ServeLimits::default();
-    crate::proxy::serve_router(listener, router(dashboard), limits, shutdown).await
+    crate::proxy::serve_router(listener, router(dashboard), limits, None, shutdown).await
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {

@@ -76,10 +76,10 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             });
         }
         "address" => {
-            if let Status::Running { address } = desktop.control.status() {
+            if let Status::Running { base_url, .. } = desktop.control.status() {
                 let _ = app
                     .clipboard()
-                    .write_text(format!("export ANTHROPIC_BASE_URL=http://{address}"));
+                    .write_text(format!("export ANTHROPIC_BASE_URL={base_url}"));
             }
         }
         "autostart" => {
@@ -111,7 +111,7 @@ pub fn show_status<R: Runtime>(app: &AppHandle<R>, status: &Status) {
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         let _ = tray.set_icon(Some(icon(status)));
         let tooltip = match status {
-            Status::Running { address } => format!("maskgate: masking on {address}"),
+            Status::Running { address, .. } => format!("maskgate: masking on {address}"),
             Status::Paused => "maskgate: paused".to_owned(),
             Status::Starting => "maskgate: starting".to_owned(),
             Status::Error { message } => format!("maskgate: {message}"),
@@ -126,7 +126,7 @@ pub fn show_status<R: Runtime>(app: &AppHandle<R>, status: &Status) {
             "Resume masking proxy"
         });
         let _ = items.address.set_text(match status {
-            Status::Running { address } => format!("Listening on {address} (click to copy)"),
+            Status::Running { address, .. } => format!("Listening on {address} (click to copy)"),
             Status::Paused => "Paused: Claude Code requests are refused".to_owned(),
             Status::Starting => "Starting…".to_owned(),
             Status::Error { message } => format!("Error: {message}"),

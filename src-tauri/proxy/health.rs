@@ -15,6 +15,9 @@ use super::{Proxy, Upstream};
 
 /// The health report's `service`.
 pub const SERVICE: &str = "maskgate";
+
+/// Where the report is served.
+pub const HEALTH_PATH: &str = "/_maskgate/health";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The health report.

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod health;
 pub mod listener;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::journal::Journal;
 use crate::mask::{Engine, EngineError, KnownValue, Lists};
-use crate::settings::{GatewayAuth, Policy, Secrets, Settings};
+use crate::settings::{GatewayAuth, ListenerTls, Policy, Secrets, Settings};
 use axum::http::HeaderName;
 use buffers::BufferPool;
 pub use errors::ApiError;
@@ -225,25 +226,39 @@ impl Proxy {
 /// A proxy served in the background.
 pub struct RunningServer {
     pub address: SocketAddr,
+    /// The TLS files it was started with (none: in clear).
+    pub tls: Option<ListenerTls>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `address` and serves `proxy` on it in the background.
+/// Why the proxy cannot serve on its address.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// Binds `address` and serves `proxy` on it in the background, over TLS with `tls`.
 pub async fn start(
     address: SocketAddr,
+    tls: Option<&ListenerTls>,
     proxy: Arc<Proxy>,
     limits: ServeLimits,
-) -> std::io::Result<RunningServer> {
+) -> Result<RunningServer, ListenError> {
+    let acceptor = tls.map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(address).await?;
     let address = listener.local_addr()?;
     check_exposure(address, &proxy.config().guard)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, proxy, limits, async {
+    let task = tokio::spawn(serve(listener, acceptor, proxy, limits, async {
         let _ = stopped.await;
     }));
     Ok(RunningServer {
         address,
+        tls: tls.cloned(),
         stop,
         task,
     })
@@ -284,10 +299,11 @@ pub fn check_exposure(address: SocketAddr, guard: &GuardConfig) -> std::io::Resu
 /// Serves until `shutdown` resolves, then lets in-flight exchanges (streams included) finish.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     proxy: Arc<Proxy>,
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     check_exposure(listener.local_addr()?, &proxy.config().guard)?;
-    serve_router(listener, server::router(proxy), limits, shutdown).await
+    serve_router(listener, server::router(proxy), limits, tls, shutdown).await
 }

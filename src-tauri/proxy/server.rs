@@ -24,7 +24,7 @@ use crate::journal::ExchangeRecord;
 /// them behind the guard.
 pub fn router(proxy: Arc<Proxy>) -> Router {
     Router::new()
-        .route("/_maskgate/health", get(health::health))
+        .route(health::HEALTH_PATH, get(health::health))
         .route("/_maskgate/learn", post(learn))
         .route("/_maskgate/metrics", get(metrics))
         .fallback(forward)

@@ -87,6 +87,9 @@ pub enum Policy {
 #[serde(default)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Serve the listener over TLS (HTTP/2 and HTTP/1.1) with this certificate and key: what
+    /// a shared pool needs, since it receives originals over the network.
+    pub tls: Option<ListenerTls>,
     /// The Anthropic API, or the Kong route (any path prefix is kept).
     pub upstream_url: String,
     pub gateway: GatewaySettings,
@@ -128,6 +131,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            tls: None,
             upstream_url: "https://api.anthropic.com".to_owned(),
             gateway: GatewaySettings::default(),
             disabled_kinds: BTreeSet::new(),
@@ -147,6 +151,13 @@ impl Default for Settings {
             journal_capacity: 2000,
         }
     }
+}
+
+/// The listener's certificate chain and private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Secrets, and what was learned from the user's AWS account: held in memory only, never in
@@ -242,6 +253,17 @@ impl Settings {
         let temporary = path.with_extension("toml.tmp");
         write_private(&temporary, text.as_bytes()).map_err(write_error)?;
         std::fs::rename(&temporary, path).map_err(write_error)
+    }
+
+    /// The base URL clients are given: `http://` or, with TLS, `https://` and the address.
+    pub fn base_url(&self) -> String {
+        self.base_url_at(self.listen)
+    }
+
+    /// [`Settings::base_url`] for the address the listener actually holds.
+    pub fn base_url_at(&self, address: SocketAddr) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{address}")
     }
 
     pub fn max_body_bytes(&self) -> usize {

@@ -14,8 +14,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::claude_code::{run_claude, tool_results_and_result};
 use crate::support::{
-    assert_no_original_in, client, free_port, messages_request, planted_text, post_messages,
-    settings_for, spawn_headless, start_proxy, upstream, PLANTED,
+    assert_no_original_in, client, free_port, make_tls, messages_request, planted_text,
+    post_messages, settings_for, spawn_headless, start_proxy, upstream, TestTls, PLANTED,
 };
 use maskgate::settings::{GatewayAuth, Secrets};
 
@@ -38,33 +38,6 @@ fn kong_route_prefix() -> String {
         .find(|r| r["name"].as_str() == Some("claude-proxy"))
         .expect("the claude-proxy route");
     route["paths"][0].as_str().expect("a path").to_owned()
-}
-
-/// TLS material for the gateway: the CA that signed it, and the server certificate and key.
-struct Tls {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn make_tls() -> Tls {
-    let ca_key = rcgen::KeyPair::generate().expect("ca key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "maskgate test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
-    let key = rcgen::KeyPair::generate().expect("server key");
-    let params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("params");
-    let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
-    Tls {
-        ca_pem: ca.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
 }
 
 /// nginx, configured as the Kong route, stopped when dropped.
@@ -101,7 +74,7 @@ fn nginx_binary() -> &'static str {
     }
 }
 
-fn start_gateway(upstream_port: u16, tls: Option<&Tls>) -> Gateway {
+fn start_gateway(upstream_port: u16, tls: Option<&TestTls>) -> Gateway {
     let dir = tempfile::tempdir().expect("nginx dir");
     let d = dir.path().display();
     let port = free_port();

@@ -21,3 +21,4 @@ mod real_world;
 mod review;
 mod sdks;
 mod soak;
+mod tls;

@@ -2,7 +2,7 @@
 
 export type Status =
   | { state: 'starting' }
-  | { state: 'running'; address: string }
+  | { state: 'running'; address: string; base_url: string }
   | { state: 'paused' }
   | { state: 'error'; message: string };
 

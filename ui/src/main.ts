@@ -18,7 +18,7 @@ function showStatus(next: Status): void {
     case 'running':
       pill.textContent = `masking on ${next.address}`;
       setProxyAddress(next.address);
-      $('#empty-line').textContent = `export ANTHROPIC_BASE_URL=http://${next.address}`;
+      $('#empty-line').textContent = `export ANTHROPIC_BASE_URL=${next.base_url}`;
       break;
     case 'paused': pill.textContent = 'paused'; break;
     case 'starting': pill.textContent = 'starting…'; break;

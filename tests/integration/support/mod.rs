@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use maskgate::journal::Journal;
 use maskgate::proxy::{self, Proxy, ProxyConfig};
-use maskgate::settings::{Secrets, Settings};
+use maskgate::settings::{ListenerTls, Secrets, Settings};
 use tokio::sync::oneshot;
 
 /// Identifiers of many kinds, as they would appear in `aws` CLI output, with the rule id that
@@ -68,16 +68,59 @@ fn excerpt(text: &str, needle: &str) -> String {
     text[start..end].to_owned()
 }
 
+/// TLS material made in the test: a CA, and a certificate it signed for `127.0.0.1` and
+/// `localhost` with its key.
+pub struct TestTls {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+pub fn make_tls() -> TestTls {
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "maskgate test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("params");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
+    TestTls {
+        ca_pem: ca.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+impl TestTls {
+    /// Writes `ca.pem`, `cert.pem` and `key.pem` into `dir`; returns the listener's files.
+    pub fn write_to(&self, dir: &std::path::Path) -> ListenerTls {
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem).expect("ca written");
+        std::fs::write(dir.join("cert.pem"), &self.cert_pem).expect("cert written");
+        std::fs::write(dir.join("key.pem"), &self.key_pem).expect("key written");
+        ListenerTls {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
+}
+
 /// The proxy served in-process on an ephemeral loopback port.
 pub struct RunningProxy {
     pub address: SocketAddr,
     pub proxy: Arc<Proxy>,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl RunningProxy {
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 }
 
@@ -109,8 +152,12 @@ pub async fn start_proxy(settings: Settings, secrets: Secrets) -> RunningProxy {
     let (stop, stopped) = oneshot::channel::<()>();
     let served = Arc::clone(&proxy);
     let limits = proxy::ServeLimits::from_settings(&settings);
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(|files| proxy::tls::acceptor(files).expect("test TLS files"));
     tokio::spawn(async move {
-        proxy::serve(listener, served, limits, async {
+        proxy::serve(listener, tls, served, limits, async {
             let _ = stopped.await;
         })
         .await
@@ -119,6 +166,7 @@ pub async fn start_proxy(settings: Settings, secrets: Secrets) -> RunningProxy {
     RunningProxy {
         address,
         proxy,
+        tls: settings.tls.is_some(),
         stop: Some(stop),
     }
 }
