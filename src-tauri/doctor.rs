@@ -179,6 +179,7 @@ fn points_at(value: &str, local: &Local) -> bool {
     };
     let listen = local.address;
     let host_ok = match url.host_str() {
+        Some(host) if Some(host) == wanted.host_str() => true,
         Some("localhost") => listen.ip().is_loopback(),
         Some(host) => host
             .trim_start_matches('[')

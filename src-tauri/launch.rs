@@ -4,6 +4,8 @@
 //! lifetime. The command gets `ANTHROPIC_BASE_URL`, the switch that keeps Claude Code's side
 //! traffic off, and the local token merged into its `ANTHROPIC_CUSTOM_HEADERS`; the terminal is
 //! its own, signals sent to maskgate are passed on, and its exit status is maskgate's.
+//! [`Local`] is how every command of this machine (`run`, `doctor`, `learn`) reaches the
+//! configured maskgate; [`serving_here`] is `maskgate health`, the container's probe.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -60,10 +62,31 @@ pub struct Local {
 }
 
 impl Local {
+    /// Connects to the listen address, or to loopback when it listens on every address. Over
+    /// TLS with an allowed host name (a pool's DNS name, which its certificate names), that
+    /// name is resolved to the same address, so the certificate is checked for the name it
+    /// was issued for and the Host passes the guard.
     pub fn new(settings: &Settings, token: Option<String>) -> Result<Local, LaunchError> {
+        let address = match settings.listen.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => {
+                SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, settings.listen.port()))
+            }
+            ip if ip.is_unspecified() => {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, settings.listen.port()))
+            }
+            _ => settings.listen,
+        };
         let mut client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(15));
+        let name = settings.tls.as_ref().and(settings.allowed_hosts.first());
+        let base_url = match name {
+            Some(name) => {
+                client = client.resolve(name, address);
+                format!("https://{name}:{}", address.port())
+            }
+            None => settings.base_url_at(address),
+        };
         if let Some(tls) = &settings.tls {
             let certificates =
                 certificates(&tls.cert).map_err(|e| LaunchError::Certificate(e.to_string()))?;
@@ -74,8 +97,8 @@ impl Local {
             }
         }
         Ok(Local {
-            address: settings.listen,
-            base_url: settings.base_url(),
+            address,
+            base_url,
             token: token.filter(|t| !t.is_empty()),
             client: client
                 .build()
@@ -120,6 +143,31 @@ impl Local {
         } else {
             Listener::Other
         }
+    }
+}
+
+/// `maskgate health`, a container's liveness check: does a maskgate serve on this machine at
+/// the configured port? Asks through [`Local`] (so on loopback, with the token, verifying the
+/// certificate) and asks no upstream (`?upstream=false`). Returns the version serving, or why
+/// none answers.
+pub async fn serving_here(settings: &Settings, token: Option<String>) -> Result<String, String> {
+    let local = Local::new(settings, token).map_err(|e| e.to_string())?;
+    let path = format!("{HEALTH_PATH}?upstream=false");
+    let answer = local
+        .request(reqwest::Method::GET, &path)
+        .send()
+        .await
+        .map_err(|e| format!("no answer from {}: {e}", local.base_url))?;
+    let status = answer.status();
+    let body: serde_json::Value =
+        serde_json::from_slice(&answer.bytes().await.unwrap_or_default()).unwrap_or_default();
+    if status.is_success() && body["service"] == SERVICE && body["status"] == "serving" {
+        Ok(body["version"].as_str().unwrap_or_default().to_owned())
+    } else {
+        Err(format!(
+            "{} answered {status}, not as a serving maskgate",
+            local.base_url
+        ))
     }
 }
 

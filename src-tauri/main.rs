@@ -106,6 +106,10 @@ enum Command {
     /// Check that Claude Code in this shell really goes through maskgate; one line per
     /// check, with the fix for each that fails. Exits 1 if any fails.
     Doctor,
+    /// Exit 0 when a maskgate serves on this machine at the configured port, else 1: the
+    /// container's health check (no shell needed). Asks 127.0.0.1, sends no token, asks no
+    /// upstream.
+    Health,
     /// Ask the running maskgate (on --listen, or the configured address) to learn the names
     /// of your AWS resources with your own `aws` CLI: read-only listing calls, names kept in
     /// its memory for this session and masked wherever they appear. Prints counts, not names.
@@ -153,6 +157,23 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(maskgate::launch::exit_code(status));
         }
         Some(Command::Doctor) => run_doctor(&settings),
+        Some(Command::Health) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let token = std::env::var("MASKGATE_LOCAL_TOKEN").ok();
+            match runtime.block_on(maskgate::launch::serving_here(&settings, token)) {
+                Ok(version) => println!(
+                    "maskgate {version} serves on port {}",
+                    settings.listen.port()
+                ),
+                Err(reason) => {
+                    eprintln!("maskgate: {reason}");
+                    std::process::exit(1);
+                }
+            }
+            Ok(())
+        }
         None if cli.headless => run_headless(config_path, settings, &cli, cli.dashboard),
         None => run_app(config_path, settings, &cli),
     }

@@ -1,15 +1,16 @@
 //! `GET /_maskgate/health`: does the upstream answer, and does the gateway accept our
 //! credentials? Asks `GET /v1/models?limit=1` with the gateway credential only — no prompt,
 //! no Anthropic key — and reads who answered: an Anthropic-format reply (even a 401 for the
-//! missing key) means the gateway let the request through.
+//! missing key) means the gateway let the request through. `?upstream=false` asks only
+//! whether this process serves.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Proxy, Upstream};
 
@@ -35,8 +36,37 @@ pub struct Health {
     pub detail: String,
 }
 
+/// What the caller asks: by default the upstream too; `?upstream=false` only whether this
+/// process serves (a liveness probe, which must not send a request to the gateway each time).
+#[derive(Debug, Deserialize)]
+pub struct HealthQuery {
+    #[serde(default = "asks_upstream")]
+    upstream: bool,
+}
+
+fn asks_upstream() -> bool {
+    true
+}
+
+/// The answer to `?upstream=false`.
+#[derive(Debug, Serialize)]
+pub struct Serving {
+    pub service: &'static str,
+    pub version: &'static str,
+    /// Always `serving`.
+    pub status: &'static str,
+}
+
 /// Answers behind the proxy's guard, like every route.
-pub async fn health(State(proxy): State<Arc<Proxy>>) -> Response {
+pub async fn health(State(proxy): State<Arc<Proxy>>, Query(query): Query<HealthQuery>) -> Response {
+    if !query.upstream {
+        let serving = Serving {
+            service: SERVICE,
+            version: VERSION,
+            status: "serving",
+        };
+        return (StatusCode::OK, Json(serving)).into_response();
+    }
     let config = proxy.config();
     let report = check(&config.upstream).await;
     let code = if report.status == "ok" {

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::claude_code::{run_claude, tool_results_and_result};
 use crate::support::{
-    assert_no_original_in, make_tls, messages_request, planted_text, settings_for,
-    sse_text_and_json, start_proxy, upstream, PLANTED,
+    assert_no_original_in, free_port, make_tls, make_tls_for, messages_request, planted_text,
+    settings_for, sse_text_and_json, start_proxy, upstream, PLANTED,
 };
 use maskgate::settings::Secrets;
 
@@ -261,4 +261,74 @@ async fn doctor_checks_a_tls_maskgate_by_its_certificate_chain() {
     let lines = String::from_utf8_lossy(&clear.stdout);
     assert_eq!(clear.status.code(), Some(1), "{lines}");
     assert!(lines.contains("✗ ANTHROPIC_BASE_URL"), "{lines}");
+}
+
+/// The pool's shape: every address, TLS for the pool's DNS name only, a local token.
+/// `maskgate health` (the container's probe) reaches it on loopback under that name, with the
+/// token, without asking the upstream (there is none here); without the token it fails.
+#[test]
+fn maskgate_health_probes_a_pool_shaped_listener() {
+    let name = "maskgate.pool.test";
+    let tls = make_tls_for(&[name]);
+    let dir = tempfile::tempdir().expect("dir");
+    let files = tls.write_to(dir.path());
+    std::fs::write(&files.cert, format!("{}{}", tls.cert_pem, tls.ca_pem)).expect("chain");
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let common = |command: &mut Command| {
+        command
+            .args(["--listen", &listen, "--allow-host", name, "--config"])
+            .arg(dir.path().join("config.toml"))
+            .arg("--tls-cert")
+            .arg(&files.cert)
+            .arg("--tls-key")
+            .arg(&files.key)
+            .env("NO_COLOR", "1");
+    };
+    let health = |token: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_maskgate"));
+        common(&mut command);
+        command.arg("health").env_remove("MASKGATE_LOCAL_TOKEN");
+        if let Some(token) = token {
+            command.env("MASKGATE_LOCAL_TOKEN", token);
+        }
+        command.output().expect("maskgate health runs")
+    };
+    assert_eq!(
+        health(Some("pool-token")).status.code(),
+        Some(1),
+        "nothing serves yet"
+    );
+
+    let mut pool = Command::new(env!("CARGO_BIN_EXE_maskgate"));
+    common(&mut pool);
+    let mut pool = pool
+        .args(["--headless", "--upstream", "http://127.0.0.1:1"])
+        .env("MASKGATE_LOCAL_TOKEN", "pool-token")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the pool starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let healthy = loop {
+        let output = health(Some("pool-token"));
+        if output.status.success() || std::time::Instant::now() > deadline {
+            break output;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let without_token = health(None);
+    let _ = pool.kill();
+    let _ = pool.wait();
+    let stdout = String::from_utf8_lossy(&healthy.stdout);
+    assert!(
+        healthy.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("serves on port {port}")),
+        "{stdout}"
+    );
+    assert_eq!(without_token.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&without_token.stderr).contains("403"));
 }

@@ -77,6 +77,11 @@ pub struct TestTls {
 }
 
 pub fn make_tls() -> TestTls {
+    make_tls_for(&["127.0.0.1", "localhost"])
+}
+
+/// [`make_tls`] with a certificate for `names`.
+pub fn make_tls_for(names: &[&str]) -> TestTls {
     let ca_key = rcgen::KeyPair::generate().expect("ca key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -86,7 +91,7 @@ pub fn make_tls() -> TestTls {
     let ca = ca_params.self_signed(&ca_key).expect("ca cert");
     let key = rcgen::KeyPair::generate().expect("server key");
     let params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .expect("params");
     let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
     TestTls {
