@@ -1,5 +1,5 @@
-//! `maskgate --headless`: the proxy without the desktop app, and the browser dashboard when
-//! asked — exactly what the binary runs, so that tests start the same thing. Serves until
+//! `maskgate --headless`: the proxy without the desktop app, and the browser dashboard and the
+//! metrics listener when asked — exactly what the binary runs, so that tests start the same thing. Serves until
 //! `shutdown` resolves, then lets open exchanges (streams included) finish.
 
 use std::future::Future;
@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::control::{Control, Shell, Status};
 use crate::dashboard::{self, Dashboard};
+use crate::proxy;
 use crate::settings::{Secrets, Settings};
 
 /// What the headless server runs with.
@@ -36,6 +37,11 @@ pub enum HeadlessError {
     Start(String),
     #[error("--dashboard-listen {0}: the dashboard shows originals and only listens on loopback")]
     DashboardNotLoopback(SocketAddr),
+    #[error("cannot serve the metrics on {address}: {source}")]
+    Metrics {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot serve the dashboard on {address}: {source}")]
     Dashboard {
         address: SocketAddr,
@@ -52,6 +58,7 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HeadlessError> {
+    let metrics_listen = options.settings.metrics_listen;
     let control = Control::new(
         options.settings_path,
         options.settings,
@@ -97,12 +104,29 @@ pub async fn run(
         }
         None => None,
     };
+    let metrics_task = match metrics_listen {
+        Some(address) => {
+            let metrics_error = |source| HeadlessError::Metrics { address, source };
+            let listener = TcpListener::bind(address).await.map_err(metrics_error)?;
+            let at = listener.local_addr().map_err(metrics_error)?;
+            tracing::info!(address = %at, "metrics serving at /metrics");
+            let mut stopped = stopped.clone();
+            Some(tokio::spawn(proxy::serve_metrics(
+                listener,
+                std::sync::Arc::clone(control.journal()),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )))
+        }
+        None => None,
+    };
     shutdown.await;
     tracing::info!("shutting down; letting open exchanges finish");
     let _ = stop.send(true);
     control.stop(DRAIN).await;
     known_values_watch.abort();
-    if let Some(task) = dashboard_task {
+    for task in [dashboard_task, metrics_task].into_iter().flatten() {
         let _ = task.await;
     }
     tracing::info!("stopped");

@@ -71,6 +71,10 @@ struct Cli {
     /// The private key (PEM) for --tls-cert.
     #[arg(long, env = "MASKGATE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// With --headless: also serve Prometheus metrics alone at GET /metrics on this address,
+    /// with no token (for annotation-driven scraping; limit who reaches it).
+    #[arg(long, env = "MASKGATE_METRICS_LISTEN", requires = "headless")]
+    metrics_listen: Option<SocketAddr>,
     /// Also accept requests whose Host is this name (for deployments behind a load balancer).
     #[arg(long)]
     allow_host: Vec<String>,
@@ -251,6 +255,9 @@ impl Cli {
                 cert: cert.clone(),
                 key: key.clone(),
             });
+        }
+        if let Some(address) = self.metrics_listen {
+            settings.metrics_listen = Some(address);
         }
         let gateway = &mut settings.gateway;
         if let Some(auth) = self.gateway_auth {

@@ -307,3 +307,13 @@ pub async fn serve(
     check_exposure(listener.local_addr()?, &proxy.config().guard)?;
     serve_router(listener, server::router(proxy), limits, tls, shutdown).await
 }
+
+/// Serves the metrics alone (see [`server::metrics_router`]) until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    journal: Arc<Journal>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = server::metrics_router(journal);
+    serve_router(listener, router, ServeLimits::default(), None, shutdown).await
+}

@@ -18,7 +18,7 @@ use super::errors::ApiError;
 use super::exchange::{masked_path, refuse, Exchange};
 use super::guard::{self, Guarded, Refusal};
 use super::{health, Proxy};
-use crate::journal::ExchangeRecord;
+use crate::journal::{ExchangeRecord, Journal};
 
 /// The proxy's routes: maskgate's own under `/_maskgate/`, everything else forwarded; all of
 /// them behind the guard.
@@ -65,12 +65,28 @@ async fn learn(
 
 /// Prometheus metrics, behind the same guard as the proxy (loopback, or the local token).
 async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
+    metrics_answer(proxy.journal())
+}
+
+/// The routes of `--metrics-listen`: `GET /metrics` only, with no guard — Prometheus'
+/// annotation-driven scrape cannot send a token, and the metrics hold no request text. Who
+/// may reach that port is the deployment's decision (a NetworkPolicy).
+pub fn metrics_router(journal: Arc<Journal>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(journal): State<Arc<Journal>>| async move { metrics_answer(&journal) }),
+        )
+        .with_state(journal)
+}
+
+fn metrics_answer(journal: &Journal) -> Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        proxy.journal().metrics_text(),
+        journal.metrics_text(),
     )
         .into_response()
 }

@@ -90,6 +90,9 @@ pub struct Settings {
     /// Serve the listener over TLS (HTTP/2 and HTTP/1.1) with this certificate and key: what
     /// a shared pool needs, since it receives originals over the network.
     pub tls: Option<ListenerTls>,
+    /// Headless: also serve `GET /metrics` alone, with no guard, on this address (for
+    /// Prometheus' annotation-driven scrape; the metrics hold no request text).
+    pub metrics_listen: Option<SocketAddr>,
     /// The Anthropic API, or the Kong route (any path prefix is kept).
     pub upstream_url: String,
     pub gateway: GatewaySettings,
@@ -132,6 +135,7 @@ impl Default for Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
             tls: None,
+            metrics_listen: None,
             upstream_url: "https://api.anthropic.com".to_owned(),
             gateway: GatewaySettings::default(),
             disabled_kinds: BTreeSet::new(),

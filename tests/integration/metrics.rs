@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::support::upstream;
-use crate::support::{client, settings_for, start_proxy};
+use crate::support::{client, free_port, settings_for, spawn_headless, start_proxy};
 use maskgate::settings::Secrets;
 
 fn value_of(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -95,4 +95,72 @@ async fn metrics_count_exchanges_refusals_and_masked_identifiers() {
             _ => -1.0,
         });
     assert_eq!(masking_count, Some(2.0), "{text}");
+}
+
+/// `--metrics-listen`: the pool's scrape port serves the same metrics with no token, while the
+/// proxy's own `/_maskgate/metrics` still wants it; the port serves nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_metrics_port_serves_prometheus_without_the_token_and_nothing_else() {
+    let upstream = upstream::start().await;
+    let metrics_address = format!("127.0.0.1:{}", free_port());
+    let maskgate = spawn_headless(
+        &[
+            "--upstream",
+            &upstream.url(),
+            "--metrics-listen",
+            &metrics_address,
+        ],
+        &[("MASKGATE_LOCAL_TOKEN", "pool-token")],
+    );
+    let body = json!({"model": "m", "max_tokens": 10, "messages": [
+        {"role": "user", "content": "stop i-0a1b2c3d4e5f67890"}]});
+    let answer = client()
+        .post(format!("{}/v1/messages", maskgate.url()))
+        .header("x-maskgate-token", "pool-token")
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), 200);
+    answer.bytes().await.expect("whole answer");
+
+    let guarded = client()
+        .get(format!("{}/_maskgate/metrics", maskgate.url()))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(guarded.status(), 403);
+    let text = client()
+        .get(format!("http://{metrics_address}/metrics"))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text");
+    let completed = [("status", "200"), ("outcome", "completed")];
+    assert_eq!(
+        value_of(&scrape, "maskgate_exchanges_total", &completed),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value_of(
+            &scrape,
+            "maskgate_identifiers_masked_total",
+            &[("category", "ec2_instance")]
+        ),
+        1.0
+    );
+    for path in ["/v1/messages", "/_maskgate/health", "/"] {
+        let other = client()
+            .get(format!("http://{metrics_address}{path}"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(other.status(), 404, "{path}");
+    }
+    assert_eq!(upstream.recorder.messages_requests().len(), 1);
 }
