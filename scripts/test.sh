@@ -18,6 +18,7 @@ if [ -d .git ] && [ -n "$(git status --porcelain -- ui/dist)" ]; then
   exit 1
 fi
 bash "$ROOT/scripts/check-layers.sh"
+bash "$ROOT/scripts/check-deploy.sh"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked

@@ -51,7 +51,7 @@ pub enum HeadlessError {
 
 /// How long open exchanges may take to finish once asked to stop: the longest answers
 /// stream for minutes.
-const DRAIN: Duration = Duration::from_secs(600);
+pub const DRAIN: Duration = Duration::from_secs(600);
 
 /// Serves the proxy (and the dashboard) until `shutdown` resolves.
 pub async fn run(

@@ -8,6 +8,7 @@ mod catalog;
 mod claude_code;
 mod corpus;
 mod dashboard;
+mod deploy;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod gateway;
