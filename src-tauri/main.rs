@@ -311,7 +311,10 @@ fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
         .build()?;
     let local = maskgate::launch::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
     let answer: serde_json::Value = runtime.block_on(async {
-        let mut request = local.request(reqwest::Method::POST, "/_maskgate/learn");
+        // Listing every service of an account with the `aws` CLI takes a while.
+        let mut request = local
+            .request(reqwest::Method::POST, "/_maskgate/learn")
+            .timeout(std::time::Duration::from_secs(600));
         if let Some(profile) = profile {
             request = request.query(&[("profile", profile)]);
         }
