@@ -1,8 +1,8 @@
-//! A large body's scan on several threads: helpers start before the JSON is read, wait for
-//! the walk text, and take parts of it in turn (see [`SharedScan`]); the findings are exactly
-//! one scan's, whatever the number of threads.
+//! A large body's scan on several threads: once the walk text is laid out, helpers take parts
+//! of it in turn beside this thread (see [`SharedScan`]); the findings are exactly one scan's,
+//! whatever the number of threads.
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 
 use super::engine::{Engine, Finding, Scratch, SharedScan};
 use super::json_strings::JsonStrings;
@@ -24,68 +24,38 @@ const MAX_THREADS: usize = 4;
 /// No thread scans less than this: below it, starting one costs more than it saves.
 pub(super) const MIN_PART: usize = 128 * 1024;
 
-/// Reads `text` as a body and scans its walk text on `threads` threads. The helpers are
-/// started before the JSON is read, not once there is text to scan: a core that has been
-/// idle can take a millisecond or more to wake (measured on a virtual machine), longer than
-/// reading the JSON and laying out the walk text take, so a helper started late finds the
-/// parts taken. Until the text is ready they wait by yielding, which keeps their cores awake.
+/// Reads `text` as a body and scans its walk text on `threads` threads. The helpers start
+/// once the walk text is laid out, and take parts while this thread scans its own: nothing
+/// waits by spinning, so under load no core is taken from other requests for nothing. A
+/// helper that starts late finds the parts taken and ends at once.
 pub(super) fn read_and_scan<'b>(
     engine: &Engine,
     text: &'b str,
     threads: usize,
     buffers: &mut Buffers,
 ) -> Result<(WalkText<'b>, Vec<Finding>, Vec<Finding>), serde_json::Error> {
-    let walk_slot = OnceLock::new();
-    // `None` when the body could not be read: the helpers then stop at once.
-    let scan_slot: OnceLock<Option<SharedScan>> = OnceLock::new();
+    let strings = JsonStrings::read(text, &mut buffers.json)?;
+    let walk = WalkText::lay_out(strings, &mut buffers.walk);
+    let scan = SharedScan::new(&walk.text, threads, MIN_PART);
     buffers.helpers.resize_with(threads - 1, Scratch::default);
-    let scanned = std::thread::scope(|scope| {
-        // Whatever happens below (an unreadable body, a panic), the helpers are let go.
-        let release = ReleaseHelpers(&scan_slot);
+    let (findings, hidden) = std::thread::scope(|scope| {
         let helpers: Vec<_> = (buffers.helpers.iter_mut())
             .map(|scratch| {
-                let scan_slot = &scan_slot;
-                scope.spawn(move || {
-                    let scan = loop {
-                        match scan_slot.get() {
-                            Some(published) => break published.as_ref(),
-                            None => std::thread::yield_now(),
-                        }
-                    };
-                    scan.map(|scan| engine.scan_shared(scan, scratch))
-                })
+                let scan = &scan;
+                scope.spawn(move || engine.scan_shared(scan, scratch))
             })
             .collect();
-        let read = JsonStrings::read(text, &mut buffers.json);
-        let walk = match read {
-            Ok(strings) => walk_slot.get_or_init(|| WalkText::lay_out(strings, &mut buffers.walk)),
-            Err(e) => return Err(e),
-        };
-        let scan = scan_slot.get_or_init(|| Some(SharedScan::new(&walk.text, threads, MIN_PART)));
-        drop(release);
-        let scan = scan.as_ref().expect("published just now");
-        let mut candidates = engine.scan_shared(scan, &mut buffers.scan);
+        let mut candidates = engine.scan_shared(&scan, &mut buffers.scan);
         for helper in helpers {
             let found = helper
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            candidates.extend(found.into_iter().flatten());
+            candidates.extend(found);
         }
         let mut hidden = Vec::new();
         engine.resolve(&mut candidates, &mut hidden);
-        Ok((candidates, hidden))
+        (candidates, hidden)
     });
-    drop(scan_slot);
-    let (findings, hidden) = scanned?;
-    let walk = walk_slot.into_inner().expect("laid out before the scan");
+    drop(scan);
     Ok((walk, findings, hidden))
-}
-
-/// Publishes "no scan" to waiting helpers when dropped before a scan was published.
-struct ReleaseHelpers<'s, 't>(&'s OnceLock<Option<SharedScan<'t>>>);
-
-impl Drop for ReleaseHelpers<'_, '_> {
-    fn drop(&mut self) {
-        let _ = self.0.set(None);
-    }
 }
