@@ -34,7 +34,7 @@ setup_system() {
 }
 
 setup_clients() {
-  apt_install nginx-light xvfb dbus-daemon gnome-keyring dunst webkit2gtk-driver chromium chromium-driver
+  apt_install nginx-light wrk xvfb dbus-daemon gnome-keyring dunst webkit2gtk-driver chromium chromium-driver
   command -v tauri-driver >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ] \
     || cargo install tauri-driver --locked --version 2.1.0
   command -v node >/dev/null || apt_install nodejs npm

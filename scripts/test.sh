@@ -2,7 +2,8 @@
 # Installs what the tests need and runs all of them: formatting, lints, unit and property
 # tests, the integration tests with the real Claude Code CLI, the official SDKs, nginx as the
 # gateway and the desktop app over WebDriver, a one-minute soak and a short fuzz run of every
-# target; then the Debian package is built and installed.
+# target; then the Debian package is built and installed, and the outside benchmark harness
+# runs once, briefly.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_system
@@ -25,3 +26,6 @@ cargo test --locked
 # A short run of every fuzz target from its committed corpus (the long run: scripts/fuzz.sh 14400).
 bash "$ROOT/scripts/fuzz.sh" 60
 bash "$ROOT/scripts/check-deb.sh"
+# The outside benchmark harness, one second per run with the installed package's binary: it
+# must keep working; its figures come from the long run (benches/outside/run.sh, BENCHMARKS.md).
+MASKGATE_BIN=/usr/bin/maskgate bash "$ROOT/benches/outside/run.sh" 1
