@@ -185,9 +185,16 @@ struct Entry {
 }
 
 impl ExchangeRecord {
-    /// What this record counts against the journal's byte bound.
+    /// What this record counts against the journal's byte bound: the masked request, the
+    /// answer, and the token table (a long session's thousands of identifiers weigh as much
+    /// as its text).
     fn held_bytes(&self) -> usize {
-        self.masked_request.len() + self.response.len()
+        let tokens: usize = (self.tokens.iter())
+            .map(|e| {
+                std::mem::size_of::<TokenEntry>() + e.token.len() + e.original.len() + e.kind.len()
+            })
+            .sum();
+        self.masked_request.len() + self.response.len() + tokens
     }
 }
 
@@ -545,6 +552,27 @@ mod tests {
         let ids: Vec<u64> = journal.summaries().iter().map(|s| s.id).collect();
         assert_eq!(ids, [4, 3]);
         assert_eq!(journal.held.load(Ordering::Relaxed), 2 * (MIB + 1));
+    }
+
+    #[test]
+    fn token_tables_count_against_the_same_byte_bound() {
+        let journal = new_journal(100, MIB, None);
+        let entries: Vec<TokenEntry> = (0..2000)
+            .map(|n| TokenEntry {
+                token: format!("EC2_INSTANCE_{n:03}"),
+                original: format!("i-{n:017x}"),
+                kind: "ec2_instance".into(),
+            })
+            .collect();
+        let tokens: Arc<[TokenEntry]> = Arc::from(entries);
+        for _ in 0..8 {
+            let mut record = ExchangeRecord::new("POST", "/v1/messages");
+            record.tokens = Arc::clone(&tokens);
+            journal.start(record);
+        }
+        // Each table holds about 0.23 MiB (the entries and their text): four fit in one MiB.
+        assert_eq!(journal.summaries().len(), 4);
+        assert!(journal.held.load(Ordering::Relaxed) <= MIB);
     }
 
     #[test]
