@@ -1,6 +1,7 @@
 //! Masking: the identifier catalog, the engine that finds identifiers in a string, the token
 //! table, and the walk over whole request bodies. Knows nothing of HTTP or Tauri.
 
+mod base64_text;
 mod byte_sets;
 pub mod catalog;
 pub mod engine;

@@ -71,14 +71,7 @@ impl Decoded {
                 .iter()
                 .rposition(u8::is_ascii_whitespace)
                 .map_or(string_start, |p| string_start + p + 1);
-            let mut from = word_start.saturating_sub(LABEL_REACH).max(string_start);
-            while from > string_start && t[from] & 0xC0 == 0x80 {
-                from -= 1; // not inside a UTF-8 character
-            }
-            if from == string_start && string_start > done && t[string_start - 1] == KEY_END as u8 {
-                from = memrchr2(STRING_END as u8, KEY_END as u8, &t[done..string_start - 1])
-                    .map_or(done, |p| done + p + 1);
-            }
+            let from = label_start(t, done, word_start);
             let to = at
                 + t[at..]
                     .iter()
@@ -105,6 +98,23 @@ impl Decoded {
     fn source(&self, span: Range<usize>) -> Range<usize> {
         self.source[span.start]..self.source[span.end]
     }
+}
+
+/// Where a label of the encoded word at `word_start` may begin: up to [`LABEL_REACH`] bytes
+/// before it in its string, or the key before its string when the word starts the string
+/// (`"Console": "https%3A…"`); never before `done`.
+pub(super) fn label_start(t: &[u8], done: usize, word_start: usize) -> usize {
+    let string_start = memrchr2(STRING_END as u8, KEY_END as u8, &t[done..word_start])
+        .map_or(done, |e| done + e + 1);
+    let mut from = word_start.saturating_sub(LABEL_REACH).max(string_start);
+    while from > string_start && t[from] & 0xC0 == 0x80 {
+        from -= 1; // not inside a UTF-8 character
+    }
+    if from == string_start && string_start > done && t[string_start - 1] == KEY_END as u8 {
+        from = memrchr2(STRING_END as u8, KEY_END as u8, &t[done..string_start - 1])
+            .map_or(done, |p| done + p + 1);
+    }
+    from
 }
 
 /// The printable ASCII character a `%XX` escape at `at` stands for, and the escape's

@@ -3,7 +3,7 @@
 //! The JSON body is not rebuilt from a parsed tree. One pass (`json_strings`) checks it as
 //! serde_json would, locates its string literals and decodes them; `walk_text` lays them out
 //! in prompt-cache order; the engine scans that (on several threads for a large body:
-//! `parallel`), `percent` adds what percent-encoding hid, `sweep` what context revealed; then
+//! `parallel`), `percent` and `base64_text` add what percent-encoding and base64 hid, `sweep` what context revealed; then
 //! tokens are minted in walk order and spliced into the raw body, so every other byte (key
 //! order, numbers, whitespace) reaches the upstream exactly as the client sent it.
 
@@ -17,7 +17,7 @@ use super::sweep::sweep;
 use super::tokens::TokenTable;
 use super::walk_text::{ends_string, StringCursor, WalkText};
 use super::working::{self, Buffers};
-use super::{parallel, percent};
+use super::{base64_text, parallel, percent};
 
 /// A masked input with its token table and per-kind counts.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     let mut scratch = Scratch::default();
     engine.scan(text, &mut scratch, &mut findings);
     let hidden = std::mem::take(&mut scratch.hidden);
-    let findings = merge(findings, percent::findings(engine, text, &mut scratch));
+    let findings = with_encoded(engine, text, findings, &mut scratch);
     let findings = engine.drop_never_masked(text, sweep(engine, text, findings, &hidden));
     let mut minter = Minter::new(engine);
     let mut output = String::with_capacity(text.len());
@@ -105,10 +105,7 @@ fn mask_with(
         let hidden = std::mem::take(&mut buffers.scan.hidden);
         (walk, findings, hidden)
     };
-    let findings = merge(
-        findings,
-        percent::findings(engine, &walk.text, &mut buffers.scan),
-    );
+    let findings = with_encoded(engine, &walk.text, findings, &mut buffers.scan);
     let findings =
         engine.drop_never_masked(&walk.text, sweep(engine, &walk.text, findings, &hidden));
 
@@ -189,7 +186,19 @@ impl<'e> Minter<'e> {
     }
 }
 
-/// The plain scan's `findings` and those of the percent-decoded strings together, in order.
+/// The plain scan's `findings` with what it could not see: identifiers behind percent-escapes
+/// and inside base64 words.
+fn with_encoded(
+    engine: &Engine,
+    text: &str,
+    findings: Vec<Finding>,
+    scratch: &mut Scratch,
+) -> Vec<Finding> {
+    let findings = merge(findings, percent::findings(engine, text, scratch));
+    merge(findings, base64_text::findings(engine, text, scratch))
+}
+
+/// The plain scan's `findings` and those of a decoded form of its text together, in order.
 /// Where two overlap, one finding covers both (with the earlier one's rule), so nothing
 /// either scan found is left unmasked.
 fn merge(mut findings: Vec<Finding>, decoded: Vec<Finding>) -> Vec<Finding> {
@@ -362,6 +371,35 @@ mod tests {
         let text = "open arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FDeploy now";
         let masked = mask_text(&Engine::with_all_builtins(), text);
         assert_eq!(masked.output, "open ARN_001 now");
+    }
+
+    #[test]
+    fn base64_text_is_masked_whole_and_restores_to_its_encoding() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let secret = b64("wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz9a8b7c6d");
+        let kubectl =
+            format!("apiVersion: v1\ndata:\n  AWS_SECRET_ACCESS_KEY: {secret}\nkind: Secret\n");
+        let document = b64("The bill for account 123456789012 is due.");
+        let body = serde_json::json!({"messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": kubectl},
+            {"type": "document", "source": {"type": "base64", "media_type": "text/plain", "data": document}},
+        ]}]})
+        .to_string();
+        let (out, table) = mask(&body);
+        for leaked in [&secret, &document] {
+            assert!(!out.contains(leaked.as_str()), "{out}");
+        }
+        let kinds: Vec<(&str, &str)> = table
+            .entries()
+            .iter()
+            .map(|e| (e.kind.as_str(), e.original.as_str()))
+            .collect();
+        assert!(
+            kinds.contains(&("secret_access_key", secret.as_str())),
+            "{kinds:?}"
+        );
+        assert!(kinds.iter().any(|(_, o)| *o == document), "{kinds:?}");
     }
 
     #[test]

@@ -70,6 +70,49 @@ async fn json_in_strings_bare_mentions_and_percent_encoding_are_masked() {
 }
 
 #[tokio::test]
+async fn base64_text_never_reaches_the_upstream_and_comes_back_encoded() {
+    use base64::Engine as _;
+    let key = "AKIAIOSFODNN7EXAMPLE";
+    let role = "arn:aws:iam::343434343434:role/Deploy";
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (key_b64, role_b64) = (b64(key), b64(&format!("role_arn = {role}\n")));
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\ndata:\n  AWS_ACCESS_KEY_ID: {key_b64}\n  config: {role_b64}\n"
+    );
+    let body = json!({
+        "model": "claude-test", "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "show the secret"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": "kubectl get secret aws -o yaml"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": secret}]}
+        ]
+    });
+    let upstream = upstream::start().await;
+    let proxy = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
+    let answer: Value = client()
+        .post(format!("{}/v1/messages", proxy.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json answer");
+    let seen = upstream.recorder.everything();
+    for original in [key, key_b64.as_str(), "343434343434", role_b64.as_str()] {
+        assert!(
+            !seen.contains(original),
+            "{original} reached the upstream: {seen}"
+        );
+    }
+    let text = answer["content"][0]["text"].as_str().expect("text answer");
+    assert!(
+        text.contains(&key_b64) && text.contains(&role_b64),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_custom_pattern_switched_off_is_not_masked_by_the_proxy() {
     let upstream = upstream::start().await;
     let mut settings = settings_for(&upstream.url());
