@@ -474,8 +474,11 @@ pub fn session_body(seed: u64, target_bytes: usize, pool: usize) -> (Vec<u8>, Ve
             )
         } else {
             let (name, text) = &files[rng.below(files.len())];
+            // A Read of at most 250 lines, as Claude Code reads long files in parts: the
+            // session's share of AWS output then stays the same however the sources grow.
             let numbered: String = text
                 .lines()
+                .take(250)
                 .enumerate()
                 .map(|(n, line)| format!("{:>6}\t{line}\n", n + 1))
                 .collect();
