@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../src-tauri"
 declare -A allowed=(
   [mask]=""
   [restore]="mask"
-  [journal]="mask"
+  [journal]="mask restore"
   [settings]="mask"
   [proxy]="mask restore journal settings"
   [control]="mask restore journal settings proxy"

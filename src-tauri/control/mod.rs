@@ -20,7 +20,7 @@ use crate::journal::Journal;
 use crate::mask::{AlwaysMask, CustomPattern, EngineError};
 use crate::proxy::health::check;
 use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
-use crate::settings::{aws_files, Policy, Secrets, Settings, SettingsError};
+use crate::settings::{aws_files, Attachments, Policy, Secrets, Settings, SettingsError};
 pub use views::Status;
 use views::{ExchangeDetail, GatewayView};
 
@@ -67,6 +67,7 @@ pub enum Command {
         always: Vec<AlwaysMask>,
         never: Vec<String>,
         aws_known_values: bool,
+        attachments: Attachments,
     },
     /// Adds one value to the never-mask list: the one-click answer to a false positive.
     NeverMask {
@@ -468,6 +469,7 @@ impl Control {
                 answer(views::ListsView {
                     known: settings.known_values().per_source,
                     aws_known_values: settings.aws_known_values,
+                    attachments: settings.attachments,
                     always: settings.always_mask,
                     never: settings.never_mask,
                 })
@@ -476,11 +478,13 @@ impl Control {
                 always,
                 never,
                 aws_known_values,
+                attachments,
             } => {
                 self.update_settings(|s| {
                     s.always_mask = always.clone();
                     s.never_mask = never.clone();
                     s.aws_known_values = aws_known_values;
+                    s.attachments = attachments;
                 })
                 .await?;
                 answer(())
@@ -695,7 +699,7 @@ mod tests {
         run(
             &control,
             "save_lists",
-            json!({"always": [{"value": "bluebird", "token_prefix": "CODENAME"}], "never": [], "aws_known_values": true}),
+            json!({"always": [{"value": "bluebird", "token_prefix": "CODENAME"}], "never": [], "aws_known_values": true, "attachments": "refuse"}),
         )
         .await
         .expect("saved");
@@ -718,7 +722,7 @@ mod tests {
         let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
         assert_eq!(saved.never_mask, ["AKIAIOSFODNN7EXAMPLE"]);
         assert_eq!(saved.always_mask[0].token_prefix, "CODENAME");
-        let bad = json!({"always": [{"value": "a*", "token_prefix": "X"}], "never": [], "aws_known_values": true});
+        let bad = json!({"always": [{"value": "a*", "token_prefix": "X"}], "never": [], "aws_known_values": true, "attachments": "refuse"});
         let error = run(&control, "save_lists", bad).await.expect_err("refused");
         assert_eq!(error.kind(), "invalid_settings");
         assert!(error.to_string().contains("at least 3"), "{error}");

@@ -12,7 +12,7 @@ use crate::mask::catalog::CATALOG;
 use crate::mask::engine::TOKEN_TEXT_KIND;
 use crate::mask::{mask_text, AlwaysMask, CustomPattern, Engine, EngineError, TokenEntry};
 use crate::proxy::guard::TOKEN_HEADER;
-use crate::settings::{claude_code, AnthropicKey, GatewayAuth, Policy, Settings};
+use crate::settings::{claude_code, AnthropicKey, Attachments, GatewayAuth, Policy, Settings};
 
 /// The proxy's state as the tray and the dashboard show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,6 +209,8 @@ pub struct ListsView {
     /// gave (the values themselves are never shown).
     pub aws_known_values: bool,
     pub known: std::collections::BTreeMap<String, usize>,
+    /// Whether images and PDFs, which cannot be masked, are refused or sent unread.
+    pub attachments: Attachments,
 }
 
 #[derive(Serialize)]

@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::mask::TokenEntry;
+use crate::restore::Usage;
 
 /// How far an exchange got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +73,10 @@ pub struct ExchangeRecord {
     pub response_bytes: usize,
     /// Identifiers masked, per rule id.
     pub counts: BTreeMap<String, usize>,
+    /// Images and PDFs in the request, which could not be read.
+    pub attachments: usize,
+    /// The token usage the answer reported.
+    pub usage: Option<Usage>,
     /// The request body exactly as it left the machine.
     pub masked_request: Bytes,
     /// Token → original of this request.
@@ -103,6 +108,8 @@ pub struct RecordSummary {
     pub response_bytes: usize,
     pub counts: BTreeMap<String, usize>,
     pub masked_total: usize,
+    pub attachments: usize,
+    pub usage: Option<Usage>,
     pub error: Option<String>,
     pub failure: Option<Failure>,
 }
@@ -125,6 +132,8 @@ impl ExchangeRecord {
             response_bytes: self.response_bytes,
             counts: self.counts.clone(),
             masked_total: self.counts.values().sum(),
+            attachments: self.attachments,
+            usage: self.usage,
             error: self.error.clone(),
             failure: self.failure,
         }
@@ -146,7 +155,7 @@ pub fn set_memory_release(release: fn()) {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum JournalEvent {
     /// A record was added or changed.
-    Record(RecordSummary),
+    Record(Box<RecordSummary>),
     /// More of a streamed answer arrived (restored text, for the live view).
     ResponseChunk { id: u64, text: String },
     /// The records were cleared (the session's totals stay).
@@ -300,7 +309,7 @@ impl Journal {
             self.write_audit(&summary);
             self.metrics.ended(&summary, was_open);
         }
-        let _ = self.events.send(JournalEvent::Record(summary));
+        let _ = self.events.send(JournalEvent::Record(Box::new(summary)));
     }
 
     /// The newest records first, masked summaries only.
@@ -509,6 +518,8 @@ impl ExchangeRecord {
             request_bytes: 0,
             response_bytes: 0,
             counts: BTreeMap::new(),
+            attachments: 0,
+            usage: None,
             masked_request: Bytes::new(),
             tokens: Arc::from(Vec::new()),
             response: String::new(),

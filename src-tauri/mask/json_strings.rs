@@ -18,6 +18,9 @@ pub struct BodyFacts {
     pub model: Option<String>,
     /// The `stream` member is `true`.
     pub stream: bool,
+    /// Base64 sources that are not plain text (images, PDFs): what they show or print cannot
+    /// be read, so it cannot be masked.
+    pub attachments: usize,
 }
 
 /// Where a top-level member sits in prompt-cache order.
@@ -145,6 +148,7 @@ enum Member {
     Thinking,
     Signature,
     Data,
+    MediaType,
     Other,
 }
 
@@ -158,6 +162,7 @@ impl Member {
             b"thinking" => Member::Thinking,
             b"signature" => Member::Signature,
             b"data" => Member::Data,
+            b"media_type" => Member::MediaType,
             _ => Member::Other,
         }
     }
@@ -177,6 +182,10 @@ struct ObjectFacts {
     type_other: bool,
     has_signature: bool,
     has_data: bool,
+    /// A `"type": "base64"` source, and whether its `media_type` is exactly `text/plain`
+    /// (base64 text is decoded and scanned; anything else, however it is spelled, is not).
+    type_base64: bool,
+    media_text: bool,
 }
 
 impl ObjectFacts {
@@ -390,6 +399,10 @@ impl<'b> JsonStrings<'b> {
         if expect != Expect::End {
             return Err(invalid(body));
         }
+        strings.facts.attachments = objects
+            .iter()
+            .filter(|o| o.type_base64 && !o.media_text)
+            .count();
         for (literal, &owner) in strings.literals.iter_mut().zip(&owners) {
             if let Some((object, member)) = owner {
                 let block = &objects[object];
@@ -567,7 +580,12 @@ fn note_member(object: &mut ObjectFacts, member: Member, value: Option<&[u8]>) {
         (Member::Role, _) => object.role_other = true,
         (Member::Type, Some(b"thinking")) => object.type_thinking = true,
         (Member::Type, Some(b"redacted_thinking")) => object.type_redacted = true,
+        (Member::Type, Some(b"base64")) => {
+            object.type_base64 = true;
+            object.type_other = true;
+        }
         (Member::Type, _) => object.type_other = true,
+        (Member::MediaType, Some(b"text/plain")) => object.media_text = true,
         (Member::Signature, Some(_)) => object.has_signature = true,
         (Member::Data, Some(_)) => object.has_data = true,
         _ => {}

@@ -437,6 +437,29 @@ mod tests {
     }
 
     #[test]
+    fn base64_sources_but_plain_text_count_as_attachments_wherever_they_stand() {
+        let engine = Engine::with_all_builtins();
+        let source = |media: &str| {
+            format!(
+                r#"{{"type":"image","source":{{"type":"base64","media_type":{media},"data":"iVBORw0KGgo="}}}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"messages":[{{"role":"user","content":[{},{},{{"type":"tool_result","content":[{}]}},{},{}]}}]}}"#,
+            source(r#""image/png""#),
+            source(r#""application/pdf""#),
+            source(r#""image\/webp""#),
+            source(r#""text/plain""#),
+            source(r#""image/x-unknown""#),
+        );
+        let (_, facts) = mask_json(&engine, body.as_bytes()).expect("valid JSON");
+        assert_eq!(facts.attachments, 4, "all but the text/plain source");
+        let url = r#"{"type":"image","source":{"type":"url","url":"https://example.com/a.png"}}"#;
+        let (_, facts) = mask_json(&engine, url.as_bytes()).expect("valid JSON");
+        assert_eq!(facts.attachments, 0, "a URL source is text, and scanned");
+    }
+
+    #[test]
     fn model_and_stream_are_read_from_the_top_level_only() {
         let engine = Engine::with_all_builtins();
         let body = br#"{"model":"claude-x","messages":[{"role":"user","content":[{"type":"tool_use","input":{"stream":true,"model":"no"}}]}],"stream": true}"#;
@@ -445,7 +468,8 @@ mod tests {
             facts,
             BodyFacts {
                 model: Some("claude-x".into()),
-                stream: true
+                stream: true,
+                attachments: 0,
             }
         );
         let (_, facts) =

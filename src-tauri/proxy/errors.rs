@@ -57,6 +57,27 @@ impl ApiError {
         )
     }
 
+    /// The request carries images or PDFs, which maskgate cannot read, and the user has not
+    /// chosen to send them unread.
+    pub fn attachments(count: usize) -> ApiError {
+        let what = if count == 1 {
+            "an image or PDF"
+        } else {
+            "images or PDFs"
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "request refused, nothing was forwarded: it carries {what} ({count}), and maskgate \
+                 cannot read an identifier shown in one. Remove it from the conversation (press \
+                 Esc twice in Claude Code to go back before it), or allow them unread: \
+                 Patterns → Images and PDFs → Send unread, or attachments = \"forward\" in config.toml"
+            ),
+            false,
+        )
+    }
+
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -21,7 +21,7 @@ use super::upstream::{error_chain, Upstream};
 use super::{Proxy, ProxyConfig};
 use crate::journal::{ExchangeRecord, Failure, Journal, JournalEntry, Outcome};
 use crate::mask::{mask_json_into, mask_text, Engine, TokenTable};
-use crate::restore::{restore_json_body, Restorer, SseRestorer};
+use crate::restore::{restore_json_body, Restorer, SseRestorer, Usage};
 
 /// One request and its answer, phase by phase.
 pub struct Exchange {
@@ -136,6 +136,12 @@ impl Exchange {
         let (masked, facts) = masked.map_err(ApiError::unmaskable)?;
         self.record.model = facts.model;
         self.record.streaming = facts.stream;
+        self.record.attachments = facts.attachments;
+        if facts.attachments > 0 && self.config.attachments == crate::settings::Attachments::Refuse
+        {
+            self.record.counts = masked.counts;
+            return Err(ApiError::attachments(facts.attachments));
+        }
         if let Some(kind) = self.config.refused_category(&masked.counts) {
             let label = self.config.engine.rules().iter().find(|r| r.id == kind);
             let label = label.map_or(kind, |r| r.label.as_str());
@@ -360,6 +366,8 @@ async fn respond(
         }
         return response;
     }
+    let usage = Usage::of_json_answer(&body);
+    tap.entry.update(|r| r.usage = usage);
     let body = restore_json_body(&restorer, &body).map_or(body, Bytes::from);
     tap.record_text(&body);
     tap.finish(Outcome::Completed, None);
@@ -421,7 +429,11 @@ impl StreamState {
     fn end(&mut self, cut: Option<String>) -> Vec<u8> {
         self.ended = true;
         let out = match &mut self.sse {
-            Some(sse) => sse.finish(cut.as_deref()),
+            Some(sse) => {
+                let usage = sse.usage();
+                self.tap.entry.update(|r| r.usage = Some(usage));
+                sse.finish(cut.as_deref())
+            }
             None => Vec::new(),
         };
         self.tap.sent(&out, self.sse.is_some());

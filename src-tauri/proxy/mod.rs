@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::journal::Journal;
 use crate::mask::{Engine, EngineError, KnownValue, Lists};
-use crate::settings::{GatewayAuth, ListenerTls, Policy, Secrets, Settings};
+use crate::settings::{Attachments, GatewayAuth, ListenerTls, Policy, Secrets, Settings};
 use axum::http::HeaderName;
 use buffers::BufferPool;
 pub use errors::ApiError;
@@ -64,6 +64,8 @@ pub struct ProxyConfig {
     pub body_timeout: Duration,
     /// The action per category (see [`Policy`]).
     pub policies: BTreeMap<String, Policy>,
+    /// Whether images and PDFs, which cannot be masked, may leave.
+    pub attachments: Attachments,
 }
 
 impl ProxyConfig {
@@ -153,6 +155,7 @@ impl ProxyConfig {
             max_body_bytes: settings.max_body_bytes(),
             body_timeout: Duration::from_secs(settings.client_body_timeout_secs.max(1)),
             policies: settings.policies.clone(),
+            attachments: settings.attachments,
         })
     }
 }

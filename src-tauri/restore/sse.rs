@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::json::restore_value;
 use super::tokens::{Escaping, PendingText, Restorer};
+use super::usage::Usage;
 
 /// How the deltas of one content block are restored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct SseRestorer {
     blocks: BTreeMap<u64, Block>,
     /// A `message_stop` or `error` event came: the stream ended as the API ends one.
     ended_well: bool,
+    /// What the stream's `message_start` and `message_delta` reported.
+    usage: Usage,
 }
 
 /// An event longer than this (the API's are a few KiB) ends the stream with an error
@@ -54,7 +57,13 @@ impl SseRestorer {
             events: EventSplitter::default(),
             blocks: BTreeMap::new(),
             ended_well: false,
+            usage: Usage::default(),
         }
+    }
+
+    /// The token usage the stream has reported so far.
+    pub fn usage(&self) -> Usage {
+        self.usage
     }
 
     /// Takes the next chunk from upstream; returns the bytes ready for the client: whole
@@ -105,11 +114,15 @@ impl SseRestorer {
         out
     }
 
-    /// Notes a `message_stop` or `error` event: the stream ended as the API ends one.
-    fn note_end(&mut self, data: Option<&Value>) {
-        let kind = data.and_then(|d| d.get("type")).and_then(Value::as_str);
+    /// Notes what an event says of the stream: that it ended as the API ends one
+    /// (`message_stop`, `error`), and the usage it reports.
+    fn note(&mut self, data: &Value) {
+        let kind = data.get("type").and_then(Value::as_str);
         if matches!(kind, Some("message_stop" | "error")) {
             self.ended_well = true;
+        }
+        if let Some(usage) = Usage::in_event(data) {
+            self.usage.note(usage);
         }
     }
 
@@ -122,12 +135,13 @@ impl SseRestorer {
 
     fn process_event(&mut self, raw: &[u8], out: &mut Vec<u8>) {
         if self.restorer.is_empty() {
-            // Nothing to restore: the event passes as it is; only the stream's last word is
-            // read, and only from an event that can be one.
-            let may_end = memchr::memmem::find(raw, b"message_stop").is_some()
-                || memchr::memmem::find(raw, b"error").is_some();
-            if may_end {
-                self.note_end(parse_event(raw).as_ref().map(|(_, data)| data));
+            // Nothing to restore: the event passes as it is; only the stream's last word and
+            // its usage are read, and only from an event that can hold them.
+            let worth_reading = ["message_stop", "error", "usage"]
+                .iter()
+                .any(|word| memchr::memmem::find(raw, word.as_bytes()).is_some());
+            if let Some((_, data)) = worth_reading.then(|| parse_event(raw)).flatten() {
+                self.note(&data);
             }
             out.extend_from_slice(raw);
             return;
@@ -136,7 +150,7 @@ impl SseRestorer {
             out.extend_from_slice(raw);
             return;
         };
-        self.note_end(Some(&data));
+        self.note(&data);
         let index = data.get("index").and_then(Value::as_u64);
         match (data.get("type").and_then(Value::as_str), index) {
             (Some("content_block_start"), Some(index)) => {

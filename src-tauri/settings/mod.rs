@@ -82,6 +82,19 @@ pub enum Policy {
     Refuse,
 }
 
+/// What happens to a request that carries an image or a PDF: maskgate reads text only, so an
+/// identifier on a screenshot of the AWS console or in a PDF could not be masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Attachments {
+    /// Refused (400, saying why and how to allow them): nothing leaves unread unless the
+    /// user chose so.
+    #[default]
+    Refuse,
+    /// Sent as they are; the live view marks the exchange.
+    Forward,
+}
+
 /// All of maskgate's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -109,6 +122,8 @@ pub struct Settings {
     /// Mask every identifier found in `~/.aws/config`, `~/.aws/credentials` and the `AWS_*`
     /// environment, wherever it appears (see `aws_files`).
     pub aws_known_values: bool,
+    /// Images and PDFs, which maskgate cannot read.
+    pub attachments: Attachments,
     pub max_body_mib: usize,
     /// Host names accepted besides loopback ones (central deployments behind a load balancer).
     pub allowed_hosts: Vec<String>,
@@ -143,6 +158,7 @@ impl Default for Settings {
             always_mask: Vec::new(),
             never_mask: Vec::new(),
             aws_known_values: true,
+            attachments: Attachments::Refuse,
             policies: BTreeMap::new(),
             max_body_mib: 32,
             allowed_hosts: Vec::new(),

@@ -158,6 +158,21 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         counters.contains("ec2_instance 1") && counters.contains("private_ipv4 1"),
         "{counters}"
     );
+    // The time split and the usage the upstream reported (a first request: all written to
+    // the cache, none read; the stream's last output count replaces its first).
+    eventually("the exchange's usage", || async {
+        text_of(&browser, "#detail-meta")
+            .await
+            .contains("cache read 0")
+    })
+    .await;
+    let meta = text_of(&browser, "#detail-meta").await;
+    assert!(
+        meta.starts_with("masking ")
+            && meta.contains("upstream first byte")
+            && meta.contains("output 20"),
+        "{meta}"
+    );
 
     // Many rows: the list keeps only the visible ones in the page.
     for n in 0..400 {
@@ -167,6 +182,18 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         text_of(&browser, "#totals").await.starts_with("401 of 401")
     })
     .await;
+    // Each of those shares its prefix with the one before, up to the number: most of the
+    // input is read from the stand-in's prompt cache, and the session's share says so.
+    let share = text_of(&browser, "#cache-share").await;
+    let percent: u32 = share
+        .strip_prefix("prompt cache: ")
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a share: {share}"));
+    assert!(
+        percent >= 50 && share.ends_with("(401 exchanges)"),
+        "{share}"
+    );
     let built = count(&browser, "#exchanges tbody tr:not(.spacer)").await;
     assert!(built > 0 && built < 100, "{built} rows built for 401");
     assert!(text_of(&browser, "#kind-totals").await.contains("vpc 400"));
@@ -217,6 +244,13 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         .send_keys("bluebird CODENAME")
         .await
         .expect("typed");
+    browser
+        .find(Locator::Css("#lists-form select[name=attachments]"))
+        .await
+        .expect("attachments select")
+        .select_by_value("forward")
+        .await
+        .expect("selected");
     click(&browser, "#lists-form button[type=submit]").await;
     eventually("the list to apply", || async {
         send(&proxy, "Ship Bluebird on i-0a1b2c3d4e5f67890").await;
@@ -254,6 +288,7 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         .await
         .expect("lists");
     assert_eq!(lists["never"], serde_json::json!(["i-0a1b2c3d4e5f67890"]));
+    assert_eq!(lists["attachments"], "forward", "saved with the lists");
 
     // Settings: shown, read-only (the headless gateway comes from the command line).
     click(&browser, "[data-tab=settings]").await;

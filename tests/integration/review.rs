@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use crate::support::upstream;
 use crate::support::{client, settings_for, spawn_headless, start_proxy};
 use maskgate::mask::CustomPattern;
-use maskgate::settings::{Secrets, Settings};
+use maskgate::settings::{Attachments, Secrets, Settings};
 
 /// Posts `body` to the proxy and returns what the stand-in upstream received, all of it.
 async fn forwarded(body: &Value) -> (u16, String) {
@@ -110,6 +110,50 @@ async fn base64_text_never_reaches_the_upstream_and_comes_back_encoded() {
         text.contains(&key_b64) && text.contains(&role_b64),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn images_are_refused_unread_unless_the_user_sends_them() {
+    let screenshot = json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"}});
+    let body = json!({"model": "claude-test", "max_tokens": 10, "messages": [
+        {"role": "user", "content": [screenshot, {"type": "text", "text": "what is wrong with i-0a1b2c3d4e5f67890?"}]}
+    ]});
+    let upstream = upstream::start().await;
+    let send = |proxy: &crate::support::RunningProxy| {
+        client()
+            .post(format!("{}/v1/messages", proxy.url()))
+            .json(&body)
+            .send()
+    };
+
+    let refusing = start_proxy(settings_for(&upstream.url()), Secrets::default()).await;
+    let refused = send(&refusing).await.expect("answer");
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.headers()["x-should-retry"], "false");
+    let error: Value = refused.json().await.expect("error body");
+    assert_eq!(error["type"], "error");
+    let message = error["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("image or PDF") && message.contains("attachments = \"forward\""),
+        "{message}"
+    );
+    assert!(
+        upstream.recorder.messages_requests().is_empty(),
+        "nothing forwarded"
+    );
+    let summary = &refusing.proxy.journal().summaries()[0];
+    assert_eq!((summary.attachments, summary.status), (1, Some(400)));
+
+    let mut settings = settings_for(&upstream.url());
+    settings.attachments = Attachments::Forward;
+    let forwarding = start_proxy(settings, Secrets::default()).await;
+    assert_eq!(send(&forwarding).await.expect("answer").status(), 200);
+    let seen = upstream.recorder.last_messages_body();
+    assert!(
+        seen.contains("iVBORw0KGgo") && !seen.contains("i-0a1b2c3d4e5f67890"),
+        "{seen}"
+    );
+    assert_eq!(forwarding.proxy.journal().summaries()[0].attachments, 1);
 }
 
 #[tokio::test]

@@ -15,13 +15,25 @@ export interface RecordSummary {
   streaming: boolean;
   status: number | null;
   outcome: 'in_flight' | 'completed' | 'refused' | 'failed';
+  masking_ms: number | null;
   first_byte_ms: number | null;
   latency_ms: number | null;
   request_bytes: number;
   response_bytes: number;
   counts: Record<string, number>;
   masked_total: number;
+  /// Images and PDFs in the request: maskgate cannot read them.
+  attachments: number;
+  /// The token usage the upstream reported.
+  usage: Usage | null;
   error: string | null;
+}
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
 }
 
 export type JournalEvent =
@@ -38,6 +50,7 @@ export interface Lists {
   always: AlwaysMask[];
   never: string[];
   aws_known_values: boolean;
+  attachments: 'refuse' | 'forward';
   /// How many known values each source gave; the values themselves never reach the page.
   known: Record<string, number>;
 }

@@ -2,7 +2,7 @@
 // session's counters per kind, and the selected exchange — what left the machine, rendered as a
 // conversation with every token highlighted, next to the restored answer as it streams.
 
-import { messageOf, type ExchangeDetail, type JournalEvent, type RecordSummary, type TokenEntry } from './api';
+import { messageOf, type ExchangeDetail, type JournalEvent, type RecordSummary, type TokenEntry, type Usage } from './api';
 import { invoke } from './backend';
 import { $, hue } from './dom';
 
@@ -69,6 +69,11 @@ function spacer(rows: number): HTMLTableRowElement {
   return tr;
 }
 
+/// What the masked column adds for images and PDFs, which were sent (or refused) unread.
+function unreadText(attachments: number): string {
+  return attachments ? ` + ${attachments} image/PDF unread` : '';
+}
+
 function rowElement(row: RecordSummary): HTMLTableRowElement {
   const tr = document.createElement('tr');
   tr.tabIndex = 0;
@@ -76,7 +81,7 @@ function rowElement(row: RecordSummary): HTMLTableRowElement {
   if (row.id === live.selected) tr.className = 'selected';
   const cells = [fmtTime(row.started_unix_ms), row.path, row.model ?? '', String(row.status ?? row.outcome),
     row.latency_ms != null ? row.latency_ms.toFixed(0) : '…', fmtSize(row.request_bytes),
-    row.masked_total ? `${row.masked_total} (${countsText(row.counts)})` : '0'];
+    (row.masked_total ? `${row.masked_total} (${countsText(row.counts)})` : '0') + unreadText(row.attachments)];
   for (const text of cells) {
     const td = document.createElement('td');
     td.textContent = text;
@@ -104,7 +109,34 @@ function renderRows(): void {
   $('#exchanges tbody').replaceChildren(fragment);
   $('#empty').hidden = live.rows.length > 0;
   $('#totals').textContent = `${shown.length} of ${live.rows.length} shown`;
+  $('#cache-share').textContent = cacheShareText(live.rows);
   renderTotals();
+}
+
+/// The share of input the upstream read from its prompt cache over the exchanges that
+/// reported usage: the proof that masking keeps the conversation's prefix byte-stable.
+function cacheShareText(rows: RecordSummary[]): string {
+  let read = 0;
+  let input = 0;
+  let reported = 0;
+  for (const { usage } of rows) {
+    if (!usage) continue;
+    reported += 1;
+    read += usage.cache_read_input_tokens;
+    input += usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
+  }
+  if (!input) return '';
+  return `prompt cache: ${Math.round((read / input) * 100)}% of input read from cache (${reported} exchanges)`;
+}
+
+const ms = (value: number | null) => (value == null ? '…' : value < 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(0)} ms`);
+
+/// The exchange's time split and the usage the upstream reported.
+function detailMeta(summary: RecordSummary): string {
+  const times = `masking ${ms(summary.masking_ms)} · upstream first byte ${ms(summary.first_byte_ms)} · total ${ms(summary.latency_ms)}`;
+  const u: Usage | null = summary.usage;
+  if (!u) return times;
+  return `${times} · tokens: input ${u.input_tokens}, cache read ${u.cache_read_input_tokens}, cache write ${u.cache_creation_input_tokens}, output ${u.output_tokens}`;
 }
 
 /// Identifiers masked this session, per kind; a click filters the list by that kind.
@@ -293,6 +325,7 @@ async function select(id: number): Promise<void> {
   const { summary } = detail;
   $('#detail').hidden = false;
   $('#detail-title').textContent = `#${summary.id} ${summary.path} · ${summary.status ?? summary.outcome}`;
+  $('#detail-meta').textContent = detailMeta(summary);
   renderSent(detail);
   $('#answer').replaceChildren(block('answer', answerText(detail.response) || summary.error || '…', []));
   renderRows();

@@ -154,6 +154,7 @@ export async function loadLists(): Promise<void> {
     lists.always.map((a) => (a.token_prefix === 'LISTED' ? a.value : `${a.value} ${a.token_prefix}`)).join('\n');
   field<HTMLTextAreaElement>(listsForm, 'never').value = lists.never.join('\n');
   field(listsForm, 'aws_known_values').checked = lists.aws_known_values;
+  field<HTMLSelectElement>(listsForm, 'attachments').value = lists.attachments;
   const counts = Object.entries(lists.known).map(([source, n]) => `${n} from ${source}`);
   $('#known-counts').textContent = counts.length ? `(now ${counts.join(', ')})` : '(none found)';
 }
@@ -165,7 +166,8 @@ listsForm.addEventListener('submit', async (e) => {
   const never = field<HTMLTextAreaElement>(listsForm, 'never').value.split('\n').map((l) => l.trim()).filter(Boolean);
   try {
     const awsKnownValues = field(listsForm, 'aws_known_values').checked;
-    await invoke('save_lists', { always, never, aws_known_values: awsKnownValues });
+    const attachments = field<HTMLSelectElement>(listsForm, 'attachments').value;
+    await invoke('save_lists', { always, never, aws_known_values: awsKnownValues, attachments });
     await loadLists();
     out.className = 'wide';
     out.textContent = 'Saved: applies to the next request.';

@@ -16,7 +16,9 @@
 //!
 //! Text is streamed in 5-character deltas, so tokens are split across events. A thinking
 //! block sent back whose bytes differ from what was signed is answered with a 400, as the
-//! real API does.
+//! real API does. Usage counts a prompt cache at its simplest (four bytes a token): what a
+//! request shares from its first byte with the previous one is read from the cache, the rest
+//! written to it — so a prefix that masks differently from one turn to the next shows.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -71,11 +73,28 @@ impl Recorder {
     pub fn messages_requests(&self) -> Vec<Received> {
         self.all()
             .into_iter()
-            .filter(|r| {
-                r.path_and_query.starts_with("/v1/messages")
-                    && !r.path_and_query.contains("count_tokens")
-            })
+            .filter(|r| is_messages_request(&r))
             .collect()
+    }
+
+    /// The usage the API would report for the last `/v1/messages` request, with a prompt
+    /// cache of the one before it (see the module doc).
+    fn prompt_cache_usage(&self) -> Value {
+        // Looks back from the end without copying the record: a soak sends thousands.
+        let requests = self.requests.lock().expect("recorder lock");
+        let mut messages = requests.iter().rev().filter(|r| is_messages_request(r));
+        let Some(current) = messages.next() else {
+            return json!({"input_tokens": 0});
+        };
+        let shared = messages.next().map_or(0, |previous| {
+            let same = previous.body.iter().zip(current.body.iter());
+            same.take_while(|(a, b)| a == b).count()
+        });
+        json!({
+            "input_tokens": 1,
+            "cache_read_input_tokens": shared / 4,
+            "cache_creation_input_tokens": (current.body.len() - shared) / 4,
+        })
     }
 
     /// The body of the last `/v1/messages` request received, as text.
@@ -83,6 +102,11 @@ impl Recorder {
         let last = self.messages_requests().pop().expect("a forwarded request");
         String::from_utf8_lossy(&last.body).into_owned()
     }
+}
+
+fn is_messages_request(request: &&Received) -> bool {
+    request.path_and_query.starts_with("/v1/messages")
+        && !request.path_and_query.contains("count_tokens")
 }
 
 pub struct TestUpstream {
@@ -120,6 +144,7 @@ pub fn router(recorder: Arc<Recorder>) -> Router {
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/messages", post(messages_maybe_gzipped))
         .fallback(any(|| async { (StatusCode::NOT_FOUND, Json(json!({"type":"error","error":{"type":"not_found_error","message":"no such path"}}))) }))
+        .with_state(Arc::clone(&recorder))
         .layer(axum::middleware::from_fn_with_state(recorder, record))
 }
 
@@ -183,8 +208,12 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 
 /// Like the real API behind a compressing gateway: a plain JSON answer comes gzip-encoded when
 /// the client accepts gzip and asks for it with `x-test-gzip`.
-async fn messages_maybe_gzipped(headers: HeaderMap, body: Json<Value>) -> Response {
-    let answer = messages(body).await;
+async fn messages_maybe_gzipped(
+    State(recorder): State<Arc<Recorder>>,
+    headers: HeaderMap,
+    body: Json<Value>,
+) -> Response {
+    let answer = messages(body, recorder.prompt_cache_usage()).await;
     let accepts_gzip = headers
         .get("accept-encoding")
         .and_then(|v| v.to_str().ok())
@@ -208,7 +237,7 @@ async fn messages_maybe_gzipped(headers: HeaderMap, body: Json<Value>) -> Respon
 /// The id of the Bash call that reads `inventory.json` (see the module doc).
 const INVENTORY_CALL: &str = "toolu_01INVENTORY";
 
-async fn messages(Json(body): Json<Value>) -> Response {
+async fn messages(Json(body): Json<Value>, mut usage: Value) -> Response {
     let model = body["model"].as_str().unwrap_or("claude-test").to_owned();
     if let Some(code) = model.strip_prefix("error-") {
         let status =
@@ -280,12 +309,14 @@ async fn messages(Json(body): Json<Value>) -> Response {
         "end_turn"
     };
     if body["stream"].as_bool() == Some(true) {
-        stream_answer(&model, &blocks, stop_reason)
+        usage["output_tokens"] = json!(1);
+        stream_answer(&model, &blocks, stop_reason, &usage)
     } else {
+        usage["output_tokens"] = json!(10);
         Json(json!({
             "id": "msg_test", "type": "message", "role": "assistant", "model": model,
             "content": blocks, "stop_reason": stop_reason, "stop_sequence": null,
-            "usage": {"input_tokens": 10, "output_tokens": 10}
+            "usage": usage
         }))
         .into_response()
     }
@@ -300,10 +331,10 @@ fn pieces(text: &str, size: usize) -> Vec<String> {
     chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
-fn stream_answer(model: &str, blocks: &[Value], stop_reason: &str) -> Response {
+fn stream_answer(model: &str, blocks: &[Value], stop_reason: &str, usage: &Value) -> Response {
     let mut events = vec![event(
         "message_start",
-        json!({"type":"message_start","message":{"id":"msg_test","type":"message","role":"assistant","model":model,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}),
+        json!({"type":"message_start","message":{"id":"msg_test","type":"message","role":"assistant","model":model,"content":[],"stop_reason":null,"stop_sequence":null,"usage":usage}}),
     )];
     for (index, block) in blocks.iter().enumerate() {
         let start = match block["type"].as_str() {
