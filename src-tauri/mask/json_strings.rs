@@ -360,7 +360,14 @@ impl<'b> JsonStrings<'b> {
                         if let Some(object) = top.object {
                             owner = Some((object, top.member));
                             if !is_key {
-                                note_member(&mut objects[object], top.member, Some(content));
+                                let object = &mut objects[object];
+                                note_member(object, top.member, Some(content));
+                                // Raw bytes decide what may pass unmasked; what refuses is
+                                // judged by what the value says, escapes and all.
+                                let decoded = literal.decoded.clone().map(|r| &strings.decoded[r]);
+                                if top.member == Member::Type && decoded == Some("base64") {
+                                    object.type_base64 = true;
+                                }
                             }
                         }
                     }

@@ -457,6 +457,12 @@ mod tests {
         let url = r#"{"type":"image","source":{"type":"url","url":"https://example.com/a.png"}}"#;
         let (_, facts) = mask_json(&engine, url.as_bytes()).expect("valid JSON");
         assert_eq!(facts.attachments, 0, "a URL source is text, and scanned");
+        let escaped = r#"{"type":"image","source":{"type":"ba\u0073e64","media_type":"image/png","data":"iVBORw0KGgo="}}"#;
+        let (_, facts) = mask_json(&engine, escaped.as_bytes()).expect("valid JSON");
+        assert_eq!(
+            facts.attachments, 1,
+            "a type spelled with escapes still counts"
+        );
     }
 
     #[test]

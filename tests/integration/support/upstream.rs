@@ -82,7 +82,7 @@ impl Recorder {
     fn prompt_cache_usage(&self) -> Value {
         // Looks back from the end without copying the record: a soak sends thousands.
         let requests = self.requests.lock().expect("recorder lock");
-        let mut messages = requests.iter().rev().filter(|r| is_messages_request(r));
+        let mut messages = requests.iter().rev().filter(is_messages_request);
         let Some(current) = messages.next() else {
             return json!({"input_tokens": 0});
         };
