@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::journal::Journal;
+use crate::journal::{self, Export, ExportFormat, Journal};
 use crate::mask::{AlwaysMask, CustomPattern, EngineError};
 use crate::proxy::health::check;
 use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
@@ -43,6 +43,17 @@ pub enum Command {
     },
     /// Lets go of the recorded exchanges (and the originals they hold in memory).
     ClearJournal,
+    /// The exchanges `ids` as the upstream saw them (masked only), as a file's text.
+    Export {
+        ids: Vec<u64>,
+        format: ExportFormat,
+    },
+    /// [`Command::Export`] written to the user's downloads folder (the desktop window, which
+    /// has no browser download); answers the file's path.
+    SaveExport {
+        ids: Vec<u64>,
+        format: ExportFormat,
+    },
     Catalog,
     SetKindEnabled {
         id: String,
@@ -141,6 +152,11 @@ pub enum ControlError {
     ClaudeCode(String),
     #[error(transparent)]
     Learn(#[from] learn::LearnError),
+    #[error("cannot save the export to {path}: {source}")]
+    Export {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl ControlError {
@@ -156,6 +172,7 @@ impl ControlError {
             ControlError::NotRunning => "not_running",
             ControlError::ClaudeCode(_) => "claude_code",
             ControlError::Learn(_) => "learn",
+            ControlError::Export { .. } => "export",
         }
     }
 }
@@ -436,6 +453,12 @@ impl Control {
                 self.journal.clear();
                 answer(())
             }
+            Command::Export { ids, format } => answer(self.export(&ids, format)),
+            Command::SaveExport { ids, format } => {
+                self.desktop_only("save_export")?;
+                let export = self.export(&ids, format);
+                answer(save_export(&export)?.display().to_string())
+            }
             Command::Exchange { id } => {
                 answer(self.journal.record(id).map(|r| ExchangeDetail::of(&r)))
             }
@@ -552,6 +575,15 @@ impl Control {
         }
     }
 
+    /// The exchanges `ids` still in the journal, masked only, in `format`.
+    fn export(&self, ids: &[u64], format: ExportFormat) -> Export {
+        let base_url = match self.status() {
+            Status::Running { base_url, .. } => base_url,
+            _ => self.settings().base_url(),
+        };
+        journal::export(&self.journal.records(ids), format, &base_url)
+    }
+
     fn desktop_only(&self, command: &'static str) -> Result<&dyn SecretStore, ControlError> {
         match &self.shell {
             Shell::Desktop { store } => Ok(store.as_ref()),
@@ -607,6 +639,45 @@ impl Control {
                 .map(Into::into);
         })
         .await
+    }
+}
+
+/// Writes `export` into the user's downloads folder (the home folder when there is none),
+/// readable by the user only, under a name no other file has; answers its path.
+fn save_export(export: &Export) -> Result<PathBuf, ControlError> {
+    let dirs = directories::UserDirs::new();
+    let folder = dirs
+        .as_ref()
+        .and_then(|d| d.download_dir().map(PathBuf::from))
+        .or_else(|| dirs.as_ref().map(|d| d.home_dir().to_path_buf()))
+        .unwrap_or_else(std::env::temp_dir);
+    let (stem, extension) = export
+        .file_name
+        .rsplit_once('.')
+        .unwrap_or((&export.file_name, "txt"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut n = 1;
+    loop {
+        let name = match n {
+            1 => export.file_name.clone(),
+            _ => format!("{stem}-{n}.{extension}"),
+        };
+        let path = folder.join(name);
+        let failed = |source| ControlError::Export {
+            path: path.clone(),
+            source,
+        };
+        match options.open(&path) {
+            Ok(mut file) => {
+                std::io::Write::write_all(&mut file, export.text.as_bytes()).map_err(failed)?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(failed(e)),
+        }
     }
 }
 

@@ -6,7 +6,10 @@
 //! Originals (the token table, the restored answer) live only in these in-memory records;
 //! [`RecordSummary`], the audit log and the metrics (`metrics`) carry masked data only.
 
+mod export;
 mod metrics;
+
+pub use export::{export, Export, ExportFormat};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -83,6 +86,10 @@ pub struct ExchangeRecord {
     pub tokens: Arc<[TokenEntry]>,
     /// The answer as the client received it (restored), up to [`RESPONSE_KEEP`] bytes.
     pub response: String,
+    /// The answer as the upstream sent it, before restoring (masked: what crossed the
+    /// network; maskgate's own error in place of a gateway's non-API one), up to
+    /// [`RESPONSE_KEEP`] bytes. What an export holds.
+    pub masked_response: Vec<u8>,
     pub error: Option<String>,
     pub failure: Option<Failure>,
 }
@@ -203,7 +210,7 @@ impl ExchangeRecord {
                 std::mem::size_of::<TokenEntry>() + e.token.len() + e.original.len() + e.kind.len()
             })
             .sum();
-        self.masked_request.len() + self.response.len() + tokens
+        self.masked_request.len() + self.response.len() + self.masked_response.len() + tokens
     }
 }
 
@@ -328,6 +335,15 @@ impl Journal {
         Some(record)
     }
 
+    /// The records of `ids` that the journal still holds, oldest first.
+    pub fn records(&self, ids: &[u64]) -> Vec<ExchangeRecord> {
+        let entries: Vec<Arc<Entry>> = (lock(&self.ring).iter())
+            .filter(|e| ids.contains(&e.id))
+            .cloned()
+            .collect();
+        entries.iter().map(|e| lock(&e.record).clone()).collect()
+    }
+
     /// Identifiers masked per rule id since start.
     pub fn totals(&self) -> BTreeMap<String, u64> {
         lock(&self.totals).clone()
@@ -365,34 +381,40 @@ impl JournalEntry {
         self.journal.published(&self.entry, summary, true);
     }
 
-    /// Adds a piece of the answer as sent to the client: counted, kept (up to
-    /// [`RESPONSE_KEEP`] bytes, within the journal's byte bound, while the record is in the
-    /// ring) and passed to live listeners — without a full record update.
-    pub fn response_chunk(&self, sent: &[u8]) {
+    /// Adds a piece of the answer: `received` from the upstream (masked) and `sent` to the
+    /// client (restored). Counted, kept (each up to [`RESPONSE_KEEP`] bytes, within the
+    /// journal's byte bound, while the record is in the ring) and the restored text passed to
+    /// live listeners — without a full record update.
+    pub fn response_chunk(&self, received: &[u8], sent: &[u8]) {
         let text = String::from_utf8_lossy(sent).into_owned();
         let grew = {
             let mut record = lock(&self.entry.record);
             record.response_bytes += sent.len();
-            let kept = self.entry.kept.load(Ordering::Relaxed);
-            let room = if kept {
-                RESPONSE_KEEP.saturating_sub(record.response.len())
+            let (kept_text, kept_masked) = if self.entry.kept.load(Ordering::Relaxed) {
+                let text_room = RESPONSE_KEEP.saturating_sub(record.response.len());
+                let cut = (0..=text_room.min(text.len()))
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
+                let masked_room = RESPONSE_KEEP.saturating_sub(record.masked_response.len());
+                (cut, masked_room.min(received.len()))
             } else {
-                0
+                (0, 0)
             };
-            let cut = (0..=room.min(text.len()))
-                .rev()
-                .find(|&i| text.is_char_boundary(i))
-                .unwrap_or(0);
-            record.response.push_str(&text[..cut]);
-            if cut > 0 {
-                self.journal.held.fetch_add(cut, Ordering::Relaxed);
+            record.response.push_str(&text[..kept_text]);
+            record
+                .masked_response
+                .extend_from_slice(&received[..kept_masked]);
+            let added = kept_text + kept_masked;
+            if added > 0 {
+                self.journal.held.fetch_add(added, Ordering::Relaxed);
             }
-            cut > 0
+            added > 0
         };
         if grew && self.journal.held.load(Ordering::Relaxed) > self.journal.bytes_at_most {
             self.journal.trim(self.entry.id);
         }
-        if self.journal.events.receiver_count() > 0 {
+        if self.journal.events.receiver_count() > 0 && !text.is_empty() {
             let id = self.entry.id;
             let _ = self
                 .journal
@@ -523,6 +545,7 @@ impl ExchangeRecord {
             masked_request: Bytes::new(),
             tokens: Arc::from(Vec::new()),
             response: String::new(),
+            masked_response: Vec::new(),
             error: None,
             failure: None,
         }
@@ -593,7 +616,7 @@ mod tests {
         for _ in 0..50 {
             journal
                 .start(ExchangeRecord::new("POST", "/v1/messages"))
-                .response_chunk(answer.as_bytes());
+                .response_chunk(b"", answer.as_bytes());
         }
         let held = journal.held.load(Ordering::Relaxed);
         let counted: usize = lock(&journal.ring)
@@ -607,11 +630,11 @@ mod tests {
         // others, what it adds is counted in the record but not kept.
         let small = new_journal(10, 10, None);
         let first = small.start(ExchangeRecord::new("POST", "/v1/messages"));
-        first.response_chunk(b"longer than ten bytes");
+        first.response_chunk(b"", b"longer than ten bytes");
         assert!(small.record(first.id()).is_some());
         let second = small.start(ExchangeRecord::new("POST", "/v1/messages"));
         assert!(small.record(first.id()).is_none());
-        first.response_chunk(b"more");
+        first.response_chunk(b"", b"more");
         assert_eq!(small.held.load(Ordering::Relaxed), 0);
         drop(second);
     }
@@ -630,7 +653,7 @@ mod tests {
         assert_eq!(journal.totals()["vpc"], 2);
         assert!(matches!(events.try_recv(), Ok(JournalEvent::Cleared)));
         // The exchange still running writes on; nothing of it is kept or counted.
-        running.response_chunk(b"late answer");
+        running.response_chunk(b"late", b"late answer");
         assert_eq!(journal.held.load(Ordering::Relaxed), 0);
     }
 

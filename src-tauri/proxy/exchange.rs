@@ -351,7 +351,8 @@ async fn respond(
             &error_detail(&body),
             upstream.is_gateway,
         );
-        tap.record_text(&serde_json::to_vec(&error.body()).unwrap_or_default());
+        let said = serde_json::to_vec(&error.body()).unwrap_or_default();
+        tap.record_text(&said, &said);
         let failure = if upstream.is_gateway && matches!(status.as_u16(), 401 | 403) {
             Failure::GatewayRejected
         } else {
@@ -368,10 +369,10 @@ async fn respond(
     }
     let usage = Usage::of_json_answer(&body);
     tap.entry.update(|r| r.usage = usage);
-    let body = restore_json_body(&restorer, &body).map_or(body, Bytes::from);
-    tap.record_text(&body);
+    let restored = restore_json_body(&restorer, &body).map_or_else(|| body.clone(), Bytes::from);
+    tap.record_text(&body, &restored);
     tap.finish(Outcome::Completed, None);
-    (status, headers, body).into_response()
+    (status, headers, restored).into_response()
 }
 
 /// The answer passed on as it streams — restored event by event when `sse` is given.
@@ -391,10 +392,14 @@ fn tapped_stream(
     futures_util::stream::unfold(state, |mut state| async move {
         while !state.ended {
             let next = state.upstream.next().await;
+            let mut received = Bytes::new();
             let out: Vec<u8> = match (next, &mut state.sse) {
                 (Some(Ok(chunk)), None) => chunk.to_vec(),
                 (Some(Ok(chunk)), Some(sse)) => match sse.push(&chunk) {
-                    Ok(out) => out,
+                    Ok(out) => {
+                        received = chunk;
+                        out
+                    }
                     Err(e) => state.end(Some(format!("the answer could not be passed on: {e}"))),
                 },
                 (Some(Err(e)), _) => state.end(Some(format!(
@@ -404,7 +409,7 @@ fn tapped_stream(
                 (None, _) => state.end(None),
             };
             if !state.ended {
-                state.tap.sent(&out, state.sse.is_some());
+                state.tap.sent(&received, &out, state.sse.is_some());
             }
             if !out.is_empty() {
                 return Some((Ok(Bytes::from(out)), state));
@@ -436,7 +441,7 @@ impl StreamState {
             }
             None => Vec::new(),
         };
-        self.tap.sent(&out, self.sse.is_some());
+        self.tap.sent(&[], &out, self.sse.is_some());
         match cut {
             Some(reason) => self.tap.finish(
                 Outcome::Failed,
@@ -480,20 +485,21 @@ struct Tap {
 }
 
 impl Tap {
-    /// Notes what the client was sent; keeps it as text (restored: memory only) when `text`.
-    fn sent(&self, sent: &[u8], text: bool) {
-        if sent.is_empty() {
+    /// Notes what the client was sent; when the answer is `text`, keeps what was `received`
+    /// (masked) and what was sent (restored: memory only).
+    fn sent(&self, received: &[u8], sent: &[u8], text: bool) {
+        if sent.is_empty() && received.is_empty() {
             return;
         }
         if !text {
             self.entry.update(|r| r.response_bytes += sent.len());
             return;
         }
-        self.record_text(sent);
+        self.record_text(received, sent);
     }
 
-    fn record_text(&self, sent: &[u8]) {
-        self.entry.response_chunk(sent);
+    fn record_text(&self, received: &[u8], sent: &[u8]) {
+        self.entry.response_chunk(received, sent);
     }
 
     fn finish(&mut self, outcome: Outcome, failure: Option<(Failure, String)>) {

@@ -48,6 +48,7 @@ fn start_chromedriver() -> Chromedriver {
     Chromedriver { process, port }
 }
 
+/// Headless Chromium with its profile and its downloads in `profile`.
 async fn chromium(driver: &Chromedriver, profile: &std::path::Path) -> Client {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), json!("chrome"));
@@ -57,6 +58,10 @@ async fn chromium(driver: &Chromedriver, profile: &std::path::Path) -> Client {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,800",
                      format!("--user-data-dir={}", profile.display())],
+            "prefs": {
+                "download.default_directory": profile.join("downloads"),
+                "download.prompt_for_download": false,
+            },
         }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -71,6 +76,28 @@ async fn send(proxy: &str, text: &str) -> String {
     let answer = post_messages(proxy, &messages_request(text, true)).await;
     assert_eq!(answer.status(), 200);
     answer.text().await.expect("body")
+}
+
+/// The text of the one file ending in `.extension` that the browser finished downloading
+/// into `folder`; the file is removed, so the next export is found alone.
+async fn downloaded(folder: &std::path::Path, extension: &str) -> String {
+    let mut found = None;
+    eventually("the download", || {
+        let done = std::fs::read_dir(folder).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == extension))
+        });
+        let ready = done.is_some();
+        found = done;
+        async move { ready }
+    })
+    .await;
+    let path = found.expect("found");
+    let text = std::fs::read_to_string(&path).expect("download readable");
+    std::fs::remove_file(&path).expect("removed");
+    text
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,7 +163,12 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         text_of(&browser, "#totals").await.starts_with("1 of 1")
     })
     .await;
-    let marks = open_exchange(&browser, "#exchanges tbody tr:not(.spacer) td", 2).await;
+    let marks = open_exchange(
+        &browser,
+        "#exchanges tbody tr:not(.spacer) td:nth-child(3)",
+        2,
+    )
+    .await;
     // Each token says what it stands for, its category and the masked text that named it.
     let titled = |title: &str| marks.iter().any(|(_, t)| t == title);
     assert!(
@@ -174,6 +206,38 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         "{meta}"
     );
 
+    // Export: the ticked exchange, masked only, as JSONL and as HAR — downloaded by the
+    // browser and parsed back. The answer in it is the upstream's, tokens and all.
+    click(&browser, "#exchanges tbody tr:not(.spacer) input.pick").await;
+    let downloads = profile.path().join("downloads");
+    click(&browser, "#export-jsonl").await;
+    let jsonl = downloaded(&downloads, "jsonl").await;
+    assert!(
+        !jsonl.contains("i-0a1b2c3d4e5f67890") && !jsonl.contains("10.1.2.3"),
+        "{jsonl}"
+    );
+    let lines: Vec<serde_json::Value> = (jsonl.lines())
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{jsonl}");
+    let sent = lines[0]["request"]["messages"][0]["content"].to_string();
+    assert!(
+        sent.contains("Why is EC2_INSTANCE_001 at PRIVATE_IP_001"),
+        "{sent}"
+    );
+    let masked_answer = lines[0]["response"].as_str().unwrap_or_default();
+    let (masked_text, _) = sse_text_and_json(masked_answer);
+    assert_eq!(masked_text, "Found: EC2_INSTANCE_001, PRIVATE_IP_001.");
+    click(&browser, "#export-har").await;
+    let har: serde_json::Value =
+        serde_json::from_str(&downloaded(&downloads, "har").await).expect("HAR is JSON");
+    assert_eq!(har["log"]["version"], "1.2");
+    let entries = har["log"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["response"]["status"], 200);
+    let har_text = har.to_string();
+    assert!(!har_text.contains("i-0a1b2c3d4e5f67890") && !har_text.contains("10.1.2.3"));
+
     // Many rows: the list keeps only the visible ones in the page.
     for n in 0..400 {
         send(&proxy, &format!("request {n} about vpc-0a1b2c3d")).await;
@@ -197,6 +261,39 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     let built = count(&browser, "#exchanges tbody tr:not(.spacer)").await;
     assert!(built > 0 && built < 100, "{built} rows built for 401");
     assert!(text_of(&browser, "#kind-totals").await.contains("vpc 400"));
+
+    // Filters: by the category masked, then by outcome, together with words.
+    let choose = |select: &'static str, value: &'static str| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .find(Locator::Css(select))
+                .await
+                .expect(select)
+                .select_by_value(value)
+                .await
+                .expect("chosen");
+        }
+    };
+    choose("#filter-kind", "private_ipv4").await;
+    eventually("the kind filter", || async {
+        text_of(&browser, "#totals").await.starts_with("1 of 401")
+    })
+    .await;
+    choose("#filter-kind", "").await;
+    choose("#filter-status", "refused").await;
+    eventually("the status filter", || async {
+        text_of(&browser, "#totals").await.starts_with("0 of 401")
+    })
+    .await;
+    choose("#filter-status", "ok").await;
+    choose("#filter-time", "5").await;
+    eventually("the status and time filters", || async {
+        text_of(&browser, "#totals").await.starts_with("401 of 401")
+    })
+    .await;
+    choose("#filter-status", "").await;
+    choose("#filter-time", "").await;
 
     // Patterns: private IPv4 off; the next request leaves the address alone.
     click(&browser, "[data-tab=patterns]").await;
@@ -264,7 +361,12 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     // A false positive closed in one click: reveal the instance's token in the newest
     // exchange, "Never mask", and the next request carries the ID as it is.
     click(&browser, "[data-tab=live]").await;
-    open_exchange(&browser, "#exchanges tbody tr:not(.spacer) td", 2).await;
+    open_exchange(
+        &browser,
+        "#exchanges tbody tr:not(.spacer) td:nth-child(3)",
+        2,
+    )
+    .await;
     click(
         &browser,
         "#sent mark.tok[data-original=i-0a1b2c3d4e5f67890]",

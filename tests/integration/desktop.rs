@@ -188,7 +188,7 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
         count(&client, "#exchanges tbody tr").await > 0
     })
     .await;
-    let marks = open_exchange(&client, "#exchanges tbody tr td", 2).await;
+    let marks = open_exchange(&client, "#exchanges tbody tr td:nth-child(3)", 2).await;
     assert!(
         marks.contains(&(
             "EC2_INSTANCE_001".into(),

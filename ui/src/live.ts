@@ -3,7 +3,7 @@
 // conversation with every token highlighted, next to the restored answer as it streams.
 
 import { messageOf, type ExchangeDetail, type JournalEvent, type RecordSummary, type TokenEntry, type Usage } from './api';
-import { invoke } from './backend';
+import { inDesktopApp, invoke } from './backend';
 import { $, hue } from './dom';
 
 /// Every row of the list has this height (style.css), so only the visible ones are built.
@@ -15,6 +15,8 @@ const live = {
   selected: null as number | null,
   detail: null as ExchangeDetail | null,
   raw: false,
+  /// Exchanges ticked for export.
+  picked: new Set<number>(),
   firstBuilt: 0,
   proxyAddress: '127.0.0.1:8082',
 };
@@ -38,6 +40,7 @@ export function onJournalEvent(event: JournalEvent): void {
     live.detail = null;
     $('#detail').hidden = true;
     renderRows();
+    live.picked.clear();
   } else if (event.id === live.selected && live.detail) {
     live.detail.response += event.text;
     $('#answer').replaceChildren(block('answer (streaming)', answerText(live.detail.response), []));
@@ -49,10 +52,56 @@ const fmtTime = (ms: number) => new Date(ms).toLocaleTimeString();
 const fmtSize = (n: number) => (n > 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n > 1024 ? `${(n / 1024).toFixed(0)} KB` : `${n} B`);
 const countsText = (counts: Record<string, number>) => Object.entries(counts).map(([k, n]) => `${k}×${n}`).join(' ');
 
-function matchesFilter(row: RecordSummary, filter: string): boolean {
-  if (!filter) return true;
+/// What the toolbar's filters ask for: words anywhere in the row, a category it masked, an
+/// outcome, a model, and how recent.
+interface Filter {
+  words: string[];
+  kind: string;
+  status: string;
+  model: string;
+  sinceMs: number;
+}
+
+function currentFilter(): Filter {
+  const value = (id: string) => $<HTMLInputElement | HTMLSelectElement>(id).value;
+  const minutes = Number(value('#filter-time'));
+  return {
+    words: value('#filter').trim().toLowerCase().split(/\s+/).filter(Boolean),
+    kind: value('#filter-kind'),
+    status: value('#filter-status'),
+    model: value('#filter-model'),
+    sinceMs: minutes ? Date.now() - minutes * 60_000 : 0,
+  };
+}
+
+function statusMatches(row: RecordSummary, wanted: string): boolean {
+  const ok = row.status != null && row.status >= 200 && row.status < 300;
+  switch (wanted) {
+    case 'ok': return row.outcome === 'completed' && ok;
+    case 'error': return row.outcome === 'completed' && !ok;
+    case '': return true;
+    default: return row.outcome === wanted;
+  }
+}
+
+function matchesFilter(row: RecordSummary, filter: Filter): boolean {
+  if (filter.kind && !row.counts[filter.kind]) return false;
+  if (filter.model && row.model !== filter.model) return false;
+  if (row.started_unix_ms < filter.sinceMs || !statusMatches(row, filter.status)) return false;
+  if (!filter.words.length) return true;
   const hay = [row.path, row.model, row.status, row.outcome, countsText(row.counts), row.error].join(' ').toLowerCase();
-  return filter.toLowerCase().split(/\s+/).every((word) => hay.includes(word));
+  return filter.words.every((word) => hay.includes(word));
+}
+
+/// The choices of a filter's select: what the rows hold, keeping the one chosen.
+function fillChoices(id: string, values: Iterable<string>, any: string): void {
+  const select = $<HTMLSelectElement>(id);
+  const chosen = select.value;
+  const sorted = [...new Set([...values, ...(chosen ? [chosen] : [])])].sort();
+  if (sorted.join('\n') === [...select.options].slice(1).map((o) => o.value).join('\n')) return;
+  const options = [new Option(any, ''), ...sorted.map((v) => new Option(v, v))];
+  select.replaceChildren(...options);
+  select.value = chosen;
 }
 
 /// Rows are built from a multiple of ten, ten above the first visible one.
@@ -63,7 +112,7 @@ function spacer(rows: number): HTMLTableRowElement {
   tr.className = 'spacer';
   tr.setAttribute('aria-hidden', 'true');
   const td = document.createElement('td');
-  td.colSpan = 7;
+  td.colSpan = 8;
   td.style.height = `${rows * ROW_HEIGHT}px`;
   tr.append(td);
   return tr;
@@ -79,6 +128,16 @@ function rowElement(row: RecordSummary): HTMLTableRowElement {
   tr.tabIndex = 0;
   tr.dataset.id = String(row.id);
   if (row.id === live.selected) tr.className = 'selected';
+  const pick = document.createElement('input');
+  pick.type = 'checkbox';
+  pick.className = 'pick';
+  pick.checked = live.picked.has(row.id);
+  pick.setAttribute('aria-label', `Tick exchange ${row.id} for export`);
+  pick.addEventListener('click', (e) => e.stopPropagation());
+  pick.addEventListener('change', () => { if (pick.checked) live.picked.add(row.id); else live.picked.delete(row.id); });
+  const pickCell = document.createElement('td');
+  pickCell.append(pick);
+  tr.append(pickCell);
   const cells = [fmtTime(row.started_unix_ms), row.path, row.model ?? '', String(row.status ?? row.outcome),
     row.latency_ms != null ? row.latency_ms.toFixed(0) : '…', fmtSize(row.request_bytes),
     (row.masked_total ? `${row.masked_total} (${countsText(row.counts)})` : '0') + unreadText(row.attachments)];
@@ -93,10 +152,17 @@ function rowElement(row: RecordSummary): HTMLTableRowElement {
   return tr;
 }
 
+/// The rows the filters let through, newest first.
+function shownRows(): RecordSummary[] {
+  const filter = currentFilter();
+  return live.rows.filter((r) => matchesFilter(r, filter));
+}
+
 function renderRows(): void {
-  const filter = $<HTMLInputElement>('#filter').value.trim();
+  fillChoices('#filter-kind', Object.keys(live.totals), 'any category');
+  fillChoices('#filter-model', live.rows.flatMap((r) => (r.model ? [r.model] : [])), 'any model');
   const list = $('.list');
-  const shown = live.rows.filter((r) => matchesFilter(r, filter));
+  const shown = shownRows();
   // A virtual list: the rows outside the scrolled window are two spacers of the right height.
   const first = firstBuiltRow(list);
   live.firstBuilt = first;
@@ -148,7 +214,7 @@ function renderTotals(): void {
     chip.style.setProperty('--h', hue(kind));
     chip.textContent = `${kind} ${n}`;
     chip.title = `Show the exchanges that masked ${kind}`;
-    chip.addEventListener('click', () => { $<HTMLInputElement>('#filter').value = kind; renderRows(); });
+    chip.addEventListener('click', () => { $<HTMLSelectElement>('#filter-kind').value = kind; renderRows(); });
     return chip;
   });
   $('#kind-totals').replaceChildren(...chips);
@@ -173,6 +239,40 @@ function upsert(summary: RecordSummary): void {
 }
 
 $('#filter').addEventListener('input', renderRows);
+for (const id of ['#filter-kind', '#filter-status', '#filter-model', '#filter-time']) $(id).addEventListener('change', renderRows);
+
+$<HTMLInputElement>('#pick-all').addEventListener('change', (e) => {
+  const all = (e.target as HTMLInputElement).checked;
+  live.picked = new Set(all ? shownRows().map((r) => r.id) : []);
+  renderRows();
+});
+
+// ---- export: masked only, built by the Rust side from what crossed the network ----------
+interface Export { file_name: string; media_type: string; text: string }
+
+async function exportExchanges(format: 'jsonl' | 'har'): Promise<void> {
+  const out = $('#export-result');
+  const ticked = shownRows().filter((r) => live.picked.has(r.id));
+  const ids = (ticked.length ? ticked : shownRows()).map((r) => r.id);
+  if (!ids.length) { out.textContent = 'Nothing to export'; return; }
+  try {
+    if (inDesktopApp) {
+      out.textContent = `Saved ${ids.length} to ${await invoke<string>('save_export', { ids, format })}`;
+      return;
+    }
+    const file = await invoke<Export>('export', { ids, format });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([file.text], { type: file.media_type }));
+    link.download = file.file_name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    out.textContent = `Exported ${ids.length} as ${file.file_name}`;
+  } catch (error) {
+    out.textContent = messageOf(error);
+  }
+}
+$('#export-jsonl').addEventListener('click', () => void exportExchanges('jsonl'));
+$('#export-har').addEventListener('click', () => void exportExchanges('har'));
 // Rebuilt on scroll only when the window of built rows moves: a scroll that brings a row into
 // view for a click must not replace the row being clicked.
 $('.list').addEventListener('scroll', (e) => {
