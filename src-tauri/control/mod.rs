@@ -43,6 +43,13 @@ pub enum Command {
     },
     /// Lets go of the recorded exchanges (and the originals they hold in memory).
     ClearJournal,
+    /// How much the live view keeps, and holds now.
+    Retention,
+    /// Keeps at most `records` exchanges and `mib` MiB of them from now on.
+    SaveRetention {
+        records: usize,
+        mib: usize,
+    },
     /// The exchanges `ids` as the upstream saw them (masked only), as a file's text.
     Export {
         ids: Vec<u64>,
@@ -325,6 +332,8 @@ impl Control {
             Ok(config) => config,
             Err(e) => return Err(self.fail(format!("maskgate cannot start: {e}"))),
         };
+        self.journal
+            .set_bounds(settings.journal_capacity, settings.journal_bytes());
         let proxy = {
             let mut slot = lock(&self.proxy);
             match slot.as_ref() {
@@ -451,6 +460,30 @@ impl Control {
             Command::Exchanges => answer(self.journal.summaries()),
             Command::ClearJournal => {
                 self.journal.clear();
+                answer(())
+            }
+            Command::Retention => {
+                let settings = self.settings();
+                let (records, bytes) = self.journal.held();
+                answer(views::RetentionView {
+                    records: settings.journal_capacity,
+                    mib: settings.journal_mib,
+                    held_records: records,
+                    held_mib: bytes as f64 / (1024.0 * 1024.0),
+                })
+            }
+            Command::SaveRetention { records, mib } => {
+                if records == 0 || mib == 0 {
+                    return Err(ControlError::BadCommand {
+                        name: "save_retention".to_owned(),
+                        reason: "keep at least one exchange and one MiB".to_owned(),
+                    });
+                }
+                self.update_settings(|s| {
+                    s.journal_capacity = records;
+                    s.journal_mib = mib;
+                })
+                .await?;
                 answer(())
             }
             Command::Export { ids, format } => answer(self.export(&ids, format)),
@@ -684,6 +717,7 @@ fn save_export(export: &Export) -> Result<PathBuf, ControlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::ExchangeRecord;
     use serde_json::json;
 
     fn control(dir: &std::path::Path, shell: Shell) -> Arc<Control> {
@@ -755,6 +789,31 @@ mod tests {
         let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
         assert!(saved.disabled_kinds.contains("custom:ticket"));
         assert_eq!(saved.custom_patterns.len(), 1);
+        control.stop(Duration::from_secs(1)).await;
+    }
+
+    #[tokio::test]
+    async fn retention_applies_to_the_journal_at_once_and_is_saved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(dir.path(), Shell::Headless);
+        control.start().await.expect("serves");
+        for _ in 0..5 {
+            control
+                .journal()
+                .start(ExchangeRecord::new("POST", "/v1/messages"));
+        }
+        run(&control, "save_retention", json!({"records": 3, "mib": 16}))
+            .await
+            .expect("saved");
+        let view = run(&control, "retention", json!({})).await.expect("view");
+        assert_eq!(
+            (&view["records"], &view["mib"], &view["held_records"]),
+            (&json!(3), &json!(16), &json!(3))
+        );
+        let saved = Settings::load(&dir.path().join("config.toml")).expect("saved file");
+        assert_eq!((saved.journal_capacity, saved.journal_mib), (3, 16));
+        let refused = run(&control, "save_retention", json!({"records": 0, "mib": 16})).await;
+        assert_eq!(refused.expect_err("refused").kind(), "bad_command");
         control.stop(Duration::from_secs(1)).await;
     }
 

@@ -30,6 +30,15 @@ pub enum Status {
     },
 }
 
+/// What the live view keeps (the settings) and holds now.
+#[derive(Serialize)]
+pub struct RetentionView {
+    pub records: usize,
+    pub mib: usize,
+    pub held_records: usize,
+    pub held_mib: f64,
+}
+
 /// One exchange in full: what left the machine, the token table (originals: memory only,
 /// shown on request), and the restored answer.
 #[derive(Serialize)]

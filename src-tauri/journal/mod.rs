@@ -178,8 +178,8 @@ pub enum JournalEvent {
 /// changes its own record under its own lock, never searching the ring.
 pub struct Journal {
     ring: Mutex<VecDeque<Arc<Entry>>>,
-    capacity: usize,
-    bytes_at_most: usize,
+    capacity: AtomicUsize,
+    bytes_at_most: AtomicUsize,
     /// What the records in the ring hold, in bytes.
     held: AtomicUsize,
     next_id: AtomicU64,
@@ -227,8 +227,8 @@ impl Journal {
         let (events, _) = broadcast::channel(1024);
         Journal {
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
-            capacity: capacity.max(1),
-            bytes_at_most,
+            capacity: AtomicUsize::new(capacity.max(1)),
+            bytes_at_most: AtomicUsize::new(bytes_at_most),
             held: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             events,
@@ -273,11 +273,13 @@ impl Journal {
         }
     }
 
-    /// Pushes out the oldest records (never `keep`) until the ring is within its bounds.
+    /// Pushes out the oldest records (never `keep`; ids start at 1, so 0 spares none) until
+    /// the ring is within its bounds.
     /// Their memory (masked bodies included, back to their pool) goes with their last holder.
     fn trim(&self, keep: u64) {
         let over = |ring: &VecDeque<Arc<Entry>>| {
-            ring.len() > self.capacity || self.held.load(Ordering::Relaxed) > self.bytes_at_most
+            ring.len() > self.capacity.load(Ordering::Relaxed)
+                || self.held.load(Ordering::Relaxed) > self.bytes_at_most.load(Ordering::Relaxed)
         };
         let mut ring = lock(&self.ring);
         while over(&ring) {
@@ -290,6 +292,14 @@ impl Journal {
             oldest.kept.store(false, Ordering::Relaxed);
             self.held.fetch_sub(record.held_bytes(), Ordering::Relaxed);
         }
+    }
+
+    /// Keeps at most `capacity` records and `bytes_at_most` of what they hold from now on;
+    /// the oldest records beyond the new bounds go at once.
+    pub fn set_bounds(&self, capacity: usize, bytes_at_most: usize) {
+        self.capacity.store(capacity.max(1), Ordering::Relaxed);
+        self.bytes_at_most.store(bytes_at_most, Ordering::Relaxed);
+        self.trim(0);
     }
 
     /// Lets go of every record and what it holds (masked requests, restored answers,
@@ -335,6 +345,11 @@ impl Journal {
         Some(record)
     }
 
+    /// How many records the ring holds, and how many bytes they hold.
+    pub fn held(&self) -> (usize, usize) {
+        (lock(&self.ring).len(), self.held.load(Ordering::Relaxed))
+    }
+
     /// The records of `ids` that the journal still holds, oldest first.
     pub fn records(&self, ids: &[u64]) -> Vec<ExchangeRecord> {
         let entries: Vec<Arc<Entry>> = (lock(&self.ring).iter())
@@ -351,9 +366,8 @@ impl Journal {
 
     /// The metrics in Prometheus' text format.
     pub fn metrics_text(&self) -> String {
-        let records = lock(&self.ring).len();
-        self.metrics
-            .render(records, self.held.load(Ordering::Relaxed))
+        let (records, bytes) = self.held();
+        self.metrics.render(records, bytes)
     }
 
     fn write_audit(&self, summary: &RecordSummary) {
@@ -411,7 +425,8 @@ impl JournalEntry {
             }
             added > 0
         };
-        if grew && self.journal.held.load(Ordering::Relaxed) > self.journal.bytes_at_most {
+        let bound = self.journal.bytes_at_most.load(Ordering::Relaxed);
+        if grew && self.journal.held.load(Ordering::Relaxed) > bound {
             self.journal.trim(self.entry.id);
         }
         if self.journal.events.receiver_count() > 0 && !text.is_empty() {
@@ -637,6 +652,22 @@ mod tests {
         first.response_chunk(b"", b"more");
         assert_eq!(small.held.load(Ordering::Relaxed), 0);
         drop(second);
+    }
+
+    #[test]
+    fn new_bounds_push_out_the_oldest_at_once() {
+        let journal = new_journal(100, 64 * MIB, None);
+        for _ in 0..10 {
+            let mut record = ExchangeRecord::new("POST", "/v1/messages");
+            record.masked_request = Bytes::from(vec![b'x'; MIB]);
+            journal.start(record);
+        }
+        journal.set_bounds(5, 64 * MIB);
+        let ids: Vec<u64> = journal.summaries().iter().map(|s| s.id).collect();
+        assert_eq!(ids, [10, 9, 8, 7, 6]);
+        journal.set_bounds(5, 2 * MIB);
+        assert_eq!(journal.summaries().len(), 2);
+        assert_eq!(journal.held.load(Ordering::Relaxed), 2 * MIB);
     }
 
     #[test]

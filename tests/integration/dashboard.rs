@@ -414,5 +414,29 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         .expect("value")
         .unwrap_or_default();
     assert_eq!(upstream_field, upstream.url());
+
+    // Retention: fewer exchanges kept, at once, and saved for the next start.
+    let records = browser
+        .find(Locator::Css("#retention-form [name=records]"))
+        .await
+        .expect("records field");
+    records.clear().await.expect("cleared");
+    records.send_keys("50").await.expect("typed");
+    click(&browser, "#retention-form button[type=submit]").await;
+    eventually("the retention to apply", || async {
+        text_of(&browser, "#retention-result")
+            .await
+            .starts_with("Holding 50 exchanges")
+    })
+    .await;
+    let kept = api("exchanges")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .expect("exchanges");
+    assert_eq!(kept.len(), 50);
     browser.close().await.expect("close");
 }

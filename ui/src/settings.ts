@@ -15,7 +15,30 @@ function result(text: string, bad = false): void {
   out.className = bad ? 'wide error-text' : 'wide';
 }
 
+interface Retention { records: number; mib: number; held_records: number; held_mib: number }
+
+const retentionForm = $<HTMLFormElement>('#retention-form');
+
+async function loadRetention(): Promise<void> {
+  const view = await invoke<Retention>('retention');
+  field<HTMLInputElement>(retentionForm, 'records').value = String(view.records);
+  field<HTMLInputElement>(retentionForm, 'mib').value = String(view.mib);
+  $('#retention-result').textContent = `Holding ${view.held_records} exchanges, ${view.held_mib.toFixed(1)} MiB.`;
+}
+
+retentionForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const number = (name: string) => Number(field<HTMLInputElement>(retentionForm, name).value);
+  try {
+    await invoke('save_retention', { records: number('records'), mib: number('mib') });
+    await loadRetention();
+  } catch (error) {
+    $('#retention-result').textContent = messageOf(error);
+  }
+});
+
 export async function loadSettings(): Promise<void> {
+  await loadRetention();
   const view = await invoke<GatewayView>('gateway_settings');
   for (const name of TEXT_FIELDS) field<HTMLInputElement | HTMLSelectElement>(form, name).value = view[name] ?? '';
   const secret = field(form, 'secret');
