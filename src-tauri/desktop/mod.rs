@@ -84,6 +84,10 @@ pub fn run(settings_path: PathBuf, settings: Settings, open: bool) -> anyhow::Re
             }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(Control::watch_known_values(&desktop.control));
+            tauri::async_runtime::spawn(follow_session(
+                app.handle().clone(),
+                Arc::downgrade(&desktop),
+            ));
             tauri::async_runtime::spawn(async move {
                 let _ = desktop.control.start().await;
                 forward_journal(handle, desktop).await;
@@ -111,6 +115,26 @@ pub fn show_dashboard<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
         let _ = window.show();
         let _ = window.unminimize();
         let _ = window.set_focus();
+    }
+}
+
+/// How often the tray's counts are brought up to date: often enough to read as live, rarely
+/// enough that a burst of exchanges costs the menu nothing.
+const SESSION_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the tray's session counts up to date, while the app runs.
+async fn follow_session(app: tauri::AppHandle, desktop: std::sync::Weak<Desktop>) {
+    let mut shown = None;
+    loop {
+        tokio::time::sleep(SESSION_REFRESH).await;
+        let Some(desktop) = desktop.upgrade() else {
+            return;
+        };
+        let session = desktop.control.journal().session();
+        if shown.as_ref() != Some(&session) {
+            tray::show_session(&app, &session);
+            shown = Some(session);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The tray icon and its menu: open the dashboard, pause/resume, the listen address (click to
-//! copy the `export ANTHROPIC_BASE_URL=…` line), start at login, quit. The icon shows the
-//! proxy's state: running, paused or error.
+//! copy the `export ANTHROPIC_BASE_URL=…` line), copy `maskgate run -- claude`, the session's
+//! counts and last error, start at login, quit. The icon shows the proxy's state: running,
+//! paused or error.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use tauri_plugin_clipboard_manager::ClipboardExt as _;
 
 use super::{Desktop, QUIT_GRACE};
 use crate::control::{Command, Status};
+use crate::journal::SessionCounts;
 
 const TRAY_ID: &str = "maskgate";
 
@@ -20,6 +22,16 @@ const TRAY_ID: &str = "maskgate";
 pub struct TrayItems<R: Runtime> {
     pause: MenuItem<R>,
     address: MenuItem<R>,
+    counts: MenuItem<R>,
+    last_error: MenuItem<R>,
+}
+
+/// How the session's counts read in the menu.
+fn counts_text(session: &SessionCounts) -> String {
+    format!(
+        "{} exchanges · {} identifiers masked · {} refused",
+        session.exchanges, session.masked, session.refused
+    )
 }
 
 fn icon(status: &Status) -> Image<'static> {
@@ -34,6 +46,21 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause masking proxy", true, None::<&str>)?;
     let address = MenuItem::with_id(app, "address", "Starting…", true, None::<&str>)?;
+    let run = MenuItem::with_id(
+        app,
+        "copy-run",
+        "Copy “maskgate run -- claude”",
+        true,
+        None::<&str>,
+    )?;
+    let counts = MenuItem::with_id(
+        app,
+        "counts",
+        counts_text(&SessionCounts::default()),
+        false,
+        None::<&str>,
+    )?;
+    let last_error = MenuItem::with_id(app, "last-error", "No errors", false, None::<&str>)?;
     let login = app.autolaunch().is_enabled().unwrap_or(false);
     let autostart = CheckMenuItem::with_id(
         app,
@@ -45,9 +72,21 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     )?;
     let quit = MenuItem::with_id(app, "quit", "Quit maskgate", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
+    let second_separator = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(
         app,
-        &[&open, &pause, &address, &separator, &autostart, &quit],
+        &[
+            &open,
+            &pause,
+            &address,
+            &run,
+            &separator,
+            &counts,
+            &last_error,
+            &second_separator,
+            &autostart,
+            &quit,
+        ],
     )?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(&Status::Starting))
@@ -55,7 +94,12 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .menu(&menu)
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)?;
-    app.manage(TrayItems { pause, address });
+    app.manage(TrayItems {
+        pause,
+        address,
+        counts,
+        last_error,
+    });
     Ok(())
 }
 
@@ -81,6 +125,9 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                     .clipboard()
                     .write_text(format!("export ANTHROPIC_BASE_URL={base_url}"));
             }
+        }
+        "copy-run" => {
+            let _ = app.clipboard().write_text("maskgate run -- claude");
         }
         "autostart" => {
             let launcher = app.autolaunch();
@@ -132,5 +179,17 @@ pub fn show_status<R: Runtime>(app: &AppHandle<R>, status: &Status) {
             Status::Error { message } => format!("Error: {message}"),
         });
         let _ = items.address.set_enabled(running);
+    }
+}
+
+/// Shows the session's counts and its last error in the menu.
+pub fn show_session<R: Runtime>(app: &AppHandle<R>, session: &SessionCounts) {
+    if let Some(items) = app.try_state::<TrayItems<R>>() {
+        let _ = items.counts.set_text(counts_text(session));
+        let error = session.last_error.as_deref().map_or_else(
+            || "No errors".to_owned(),
+            |e| format!("Last error: {}", e.chars().take(80).collect::<String>()),
+        );
+        let _ = items.last_error.set_text(error);
     }
 }

@@ -147,6 +147,17 @@ impl ExchangeRecord {
     }
 }
 
+/// What this session did so far (the tray's line), masked only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SessionCounts {
+    pub exchanges: u64,
+    /// Identifiers masked.
+    pub masked: u64,
+    pub refused: u64,
+    /// The newest error an exchange ended with.
+    pub last_error: Option<String>,
+}
+
 /// How the program hands freed memory back to the system at once, when it can (the
 /// binary's allocator keeps freed pages for a while for the next requests; after a clear,
 /// the user expects the memory back).
@@ -185,6 +196,7 @@ pub struct Journal {
     next_id: AtomicU64,
     events: broadcast::Sender<JournalEvent>,
     totals: Mutex<BTreeMap<String, u64>>,
+    session: Mutex<SessionCounts>,
     audit: Option<AuditLog>,
     metrics: metrics::Metrics,
 }
@@ -233,6 +245,7 @@ impl Journal {
             next_id: AtomicU64::new(1),
             events,
             totals: Mutex::new(BTreeMap::new()),
+            session: Mutex::new(SessionCounts::default()),
             audit: audit_log.map(AuditLog::open),
             metrics: metrics::Metrics::default(),
         }
@@ -252,6 +265,11 @@ impl Journal {
             for (kind, n) in &record.counts {
                 *totals.entry(kind.clone()).or_insert(0) += *n as u64;
             }
+        }
+        {
+            let mut session = lock(&self.session);
+            session.exchanges += 1;
+            session.masked += record.counts.values().sum::<usize>() as u64;
         }
         let summary = record.summary();
         if record.outcome == Outcome::InFlight {
@@ -323,6 +341,13 @@ impl Journal {
     /// line and counts it in the metrics (`was_open`: it started in flight).
     fn published(&self, entry: &Entry, summary: RecordSummary, was_open: bool) {
         if summary.outcome != Outcome::InFlight && !entry.ended.swap(true, Ordering::Relaxed) {
+            {
+                let mut session = lock(&self.session);
+                session.refused += u64::from(summary.outcome == Outcome::Refused);
+                if summary.error.is_some() {
+                    session.last_error.clone_from(&summary.error);
+                }
+            }
             self.write_audit(&summary);
             self.metrics.ended(&summary, was_open);
         }
@@ -357,6 +382,11 @@ impl Journal {
             .cloned()
             .collect();
         entries.iter().map(|e| lock(&e.record).clone()).collect()
+    }
+
+    /// What this session did so far.
+    pub fn session(&self) -> SessionCounts {
+        lock(&self.session).clone()
     }
 
     /// Identifiers masked per rule id since start.
@@ -588,6 +618,29 @@ mod tests {
         let ids: Vec<u64> = journal.summaries().iter().map(|s| s.id).collect();
         assert_eq!(ids, [3, 2]);
         assert_eq!(journal.totals()["vpc"], 6);
+    }
+
+    #[test]
+    fn the_session_counts_exchanges_identifiers_refusals_and_the_last_error() {
+        let journal = new_journal(1, MIB, None);
+        let mut masked = ExchangeRecord::new("POST", "/v1/messages");
+        masked.counts.insert("vpc".into(), 3);
+        let running = journal.start(masked);
+        let mut refused = ExchangeRecord::new("POST", "/v1/messages");
+        refused.outcome = Outcome::Refused;
+        refused.error = Some("maskgate: request refused: not JSON".into());
+        journal.start(refused);
+        running.update(|r| r.outcome = Outcome::Completed);
+        running.update(|r| r.status = Some(200));
+        let session = journal.session();
+        assert_eq!(
+            (session.exchanges, session.masked, session.refused),
+            (2, 3, 1)
+        );
+        assert_eq!(
+            session.last_error.as_deref(),
+            Some("maskgate: request refused: not JSON")
+        );
     }
 
     #[test]
