@@ -84,6 +84,18 @@ fn start_session(config: &Path) -> DesktopSession {
     wait_for("Xvfb", Duration::from_secs(10), || {
         Path::new(&socket).exists()
     });
+    // The user's Downloads folder, where the window saves exports, inside the session.
+    let xdg_config = dir.path().join("xdg-config");
+    std::fs::create_dir_all(dir.path().join("downloads")).expect("downloads dir");
+    std::fs::create_dir_all(&xdg_config).expect("config dir");
+    std::fs::write(
+        xdg_config.join("user-dirs.dirs"),
+        format!(
+            "XDG_DOWNLOAD_DIR=\"{}\"\n",
+            dir.path().join("downloads").display()
+        ),
+    )
+    .expect("user-dirs.dirs");
     let driver_port = free_port();
     let native_port = free_port();
     let script = format!(
@@ -98,6 +110,7 @@ exec '{driver}' --port {driver_port} --native-port {native_port} --native-driver
         .args(["--", "bash", "-c", &script])
         .env("DISPLAY", &display)
         .env("MASKGATE_CONFIG", config)
+        .env("XDG_CONFIG_HOME", &xdg_config)
         .env("RUST_LOG", "maskgate=info")
         .env_remove("WAYLAND_DISPLAY")
         .spawn()
@@ -211,6 +224,26 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     })
     .await;
     screenshot(&client, "live").await;
+
+    // Export from the window: saved to the Downloads folder, masked only.
+    click(&client, "#exchanges tbody tr input.pick").await;
+    click(&client, "#export-har").await;
+    eventually("the export saved", || async {
+        text_of(&client, "#export-result")
+            .await
+            .starts_with("Saved 1 to ")
+    })
+    .await;
+    let saved = text_of(&client, "#export-result").await;
+    let path = PathBuf::from(saved.trim_start_matches("Saved 1 to "));
+    assert!(
+        path.starts_with(session.dir.path().join("downloads")),
+        "{saved}"
+    );
+    let har = std::fs::read_to_string(&path).expect("export readable");
+    assert!(!har.contains("i-0a1b2c3d4e5f67890") && !har.contains("10.1.2.3"));
+    let har: serde_json::Value = serde_json::from_str(&har).expect("HAR is JSON");
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(1));
 
     // Patterns: switch private IPv4 addresses off; the next request leaves them alone.
     click(&client, "[data-tab=patterns]").await;
