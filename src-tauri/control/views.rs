@@ -47,6 +47,9 @@ pub struct ExchangeDetail {
     masked_request: String,
     tokens: Vec<TokenView>,
     response: String,
+    /// Tokens of maskgate's shape that the model wrote but this request never minted: they
+    /// stand for nothing, and were passed on as written.
+    unminted: Vec<String>,
 }
 
 /// One token of an exchange, and why it was minted: its category, and the masked text just
@@ -80,8 +83,60 @@ impl ExchangeDetail {
             masked_request,
             tokens,
             response: record.response.clone(),
+            unminted: unminted_tokens(record),
         }
     }
+}
+
+/// The text the model wrote in an answer kept as the upstream sent it: an SSE stream's text
+/// and tool-input deltas joined (a token often arrives in pieces), or a JSON answer whole.
+fn answer_text(masked_answer: &str) -> String {
+    if !masked_answer.starts_with("event:") && !masked_answer.contains("\ndata:") {
+        return masked_answer.to_owned();
+    }
+    let mut text = String::new();
+    for data in masked_answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+    {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(data.trim_start()) else {
+            continue;
+        };
+        let delta = &event["delta"];
+        if let Some(piece) = delta["text"].as_str().or(delta["partial_json"].as_str()) {
+            text.push_str(piece);
+        } else if event["type"] == "content_block_stop" {
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The tokens in `record`'s answer that have the shape of a category's tokens but are not in
+/// its table (see [`ExchangeDetail::unminted`]), each once, in order of appearance.
+fn unminted_tokens(record: &ExchangeRecord) -> Vec<String> {
+    static SHAPE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let shape = SHAPE.get_or_init(|| {
+        regex::Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_(?:[0-9]{3}|[1-9][0-9]{3,9})\b")
+            .expect("a valid pattern")
+    });
+    let minted: std::collections::HashSet<&str> =
+        record.tokens.iter().map(|e| e.token.as_str()).collect();
+    let prefixes: std::collections::HashSet<&str> = (CATALOG.iter().map(|k| k.token_prefix))
+        .chain((record.tokens.iter()).filter_map(|e| e.token.rsplit_once('_').map(|(p, _)| p)))
+        .collect();
+    let text = answer_text(&String::from_utf8_lossy(&record.masked_response));
+    let mut unminted: Vec<String> = Vec::new();
+    for found in shape.captures_iter(&text) {
+        let (token, prefix) = (&found[0], &found[1]);
+        if prefixes.contains(prefix)
+            && !minted.contains(token)
+            && !unminted.iter().any(|t| t == token)
+        {
+            unminted.push(token.to_owned());
+        }
+    }
+    unminted
 }
 
 /// The category's name as the Patterns view shows it.
@@ -295,6 +350,32 @@ pub fn set_up_claude_code(base_url: &str, local_token: Option<&str>) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_the_model_wrote_but_the_request_never_minted_are_flagged() {
+        let mut record = ExchangeRecord::new("POST", "/v1/messages");
+        record.tokens = std::sync::Arc::from(vec![TokenEntry {
+            token: "EC2_INSTANCE_001".into(),
+            original: "i-0a1b2c3d4e5f67890".into(),
+            kind: "ec2_instance".into(),
+        }]);
+        // Pieces as a stream brings them: a minted token, an unminted one split over three
+        // deltas, one in a tool's input, and words of the shape that no category uses.
+        let deltas = [
+            r#"{"delta":{"type":"text_delta","text":"EC2_INSTANCE_001 and EC2_INS"}}"#,
+            r#"{"delta":{"type":"text_delta","text":"TANCE_0"}}"#,
+            r#"{"delta":{"type":"text_delta","text":"07, TLS_1_002, EC2_INSTANCE_0071"}}"#,
+            r#"{"delta":{"type":"input_json_delta","partial_json":"{\"vpc\": \"VPC_003\"}"}}"#,
+        ];
+        let stream: String = (deltas.iter())
+            .map(|d| format!("event: content_block_delta\ndata: {d}\n\n"))
+            .collect();
+        record.masked_response = stream.into_bytes();
+        assert_eq!(unminted_tokens(&record), ["EC2_INSTANCE_007", "VPC_003"]);
+        record.masked_response =
+            br#"{"content":[{"type":"text","text":"S3_BUCKET_002"}]}"#.to_vec();
+        assert_eq!(unminted_tokens(&record), ["S3_BUCKET_002"]);
+    }
 
     #[test]
     fn a_tokens_context_is_the_masked_text_that_named_it() {

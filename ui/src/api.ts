@@ -70,6 +70,8 @@ export interface ExchangeDetail {
   masked_request: string;
   tokens: TokenEntry[];
   response: string;
+  /// Tokens the model wrote that this request never minted: they stand for nothing.
+  unminted: string[];
 }
 
 export interface KindView {

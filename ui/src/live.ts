@@ -426,6 +426,9 @@ async function select(id: number): Promise<void> {
   $('#detail').hidden = false;
   $('#detail-title').textContent = `#${summary.id} ${summary.path} · ${summary.status ?? summary.outcome}`;
   $('#detail-meta').textContent = detailMeta(summary);
+  const unminted = $('#detail-unminted');
+  unminted.hidden = !detail.unminted.length;
+  unminted.textContent = `The model wrote tokens this request never minted (they stand for nothing and were passed on as written): ${detail.unminted.join(', ')}`;
   renderSent(detail);
   $('#answer').replaceChildren(block('answer', answerText(detail.response) || summary.error || '…', []));
   renderRows();
