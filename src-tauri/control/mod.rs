@@ -493,7 +493,12 @@ impl Control {
                 answer(save_export(&export)?.display().to_string())
             }
             Command::Exchange { id } => {
-                answer(self.journal.record(id).map(|r| ExchangeDetail::of(&r)))
+                let detail = self.journal.record(id).map(|record| {
+                    let earlier =
+                        (self.journal).requests_before(id, &record.path, views::TURNS_LOOKED_AT);
+                    ExchangeDetail::of(&record, &earlier)
+                });
+                answer(detail)
             }
             Command::Catalog => answer(views::catalog(&self.settings(), &self.journal.totals())),
             Command::SetKindEnabled { id, enabled } => {

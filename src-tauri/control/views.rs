@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::journal::{ExchangeRecord, RecordSummary};
@@ -50,6 +51,63 @@ pub struct ExchangeDetail {
     /// Tokens of maskgate's shape that the model wrote but this request never minted: they
     /// stand for nothing, and were passed on as written.
     unminted: Vec<String>,
+    /// How this masked request differs from the previous turn of its conversation.
+    previous_turn: Option<TurnDiff>,
+}
+
+/// One turn's masked request against the previous turn of the same conversation (the
+/// newest earlier request whose messages this one continues): what the prompt cache sees.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TurnDiff {
+    pub previous_id: u64,
+    /// Bytes at the start of both bodies that are the same.
+    pub same_prefix_bytes: usize,
+    pub bytes: usize,
+    /// Per message of this request: `same`, `changed` or `added`.
+    pub messages: Vec<&'static str>,
+}
+
+/// How many earlier exchanges are looked at for the previous turn.
+pub const TURNS_LOOKED_AT: usize = 32;
+
+/// The messages of a masked request body, when it has them.
+fn messages_of(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match value.get_mut("messages")?.take() {
+        serde_json::Value::Array(messages) if !messages.is_empty() => Some(messages),
+        _ => None,
+    }
+}
+
+/// `record` against the newest of `earlier` (masked requests on its endpoint, newest first)
+/// that is the previous turn of its conversation: same first message, fewer messages.
+pub fn previous_turn(record: &ExchangeRecord, earlier: &[(u64, Bytes)]) -> Option<TurnDiff> {
+    let messages = messages_of(&record.masked_request)?;
+    let previous = (earlier.iter())
+        .take(TURNS_LOOKED_AT)
+        .find_map(|(id, body)| {
+            let before = messages_of(body)?;
+            (before.len() < messages.len() && before[0] == messages[0])
+                .then_some((id, body, before))
+        });
+    let (previous_id, previous_body, before) = previous?;
+    let same_prefix_bytes = (record.masked_request.iter())
+        .zip(previous_body.iter())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let messages = (messages.iter().enumerate())
+        .map(|(i, m)| match before.get(i) {
+            Some(b) if b == m => "same",
+            Some(_) => "changed",
+            None => "added",
+        })
+        .collect();
+    Some(TurnDiff {
+        previous_id: *previous_id,
+        same_prefix_bytes,
+        bytes: record.masked_request.len(),
+        messages,
+    })
 }
 
 /// One token of an exchange, and why it was minted: its category, and the masked text just
@@ -67,7 +125,9 @@ pub struct TokenView {
 const CONTEXT_BYTES: usize = 48;
 
 impl ExchangeDetail {
-    pub fn of(record: &ExchangeRecord) -> ExchangeDetail {
+    /// `record` in full; `earlier` are the masked requests on its endpoint before it (with
+    /// their ids), newest first, for the previous turn.
+    pub fn of(record: &ExchangeRecord, earlier: &[(u64, Bytes)]) -> ExchangeDetail {
         let masked_request = String::from_utf8_lossy(&record.masked_request).into_owned();
         let tokens = record
             .tokens
@@ -84,6 +144,7 @@ impl ExchangeDetail {
             tokens,
             response: record.response.clone(),
             unminted: unminted_tokens(record),
+            previous_turn: previous_turn(record, earlier),
         }
     }
 }
@@ -375,6 +436,42 @@ mod tests {
         record.masked_response =
             br#"{"content":[{"type":"text","text":"S3_BUCKET_002"}]}"#.to_vec();
         assert_eq!(unminted_tokens(&record), ["S3_BUCKET_002"]);
+    }
+
+    #[test]
+    fn the_previous_turn_is_the_newest_earlier_request_the_conversation_continues() {
+        let request = |id: u64, messages: &[&str]| {
+            let mut r = ExchangeRecord::new("POST", "/v1/messages");
+            r.id = id;
+            let messages: Vec<_> = (messages.iter())
+                .map(|m| serde_json::json!({"role": "user", "content": m}))
+                .collect();
+            r.masked_request = serde_json::json!({"model": "m", "messages": messages})
+                .to_string()
+                .into();
+            r
+        };
+        let other_conversation = request(3, &["something else"]);
+        let turn_one = request(2, &["why VPC_001"]);
+        let turn_two = request(4, &["why VPC_001", "it said", "and SUBNET_001 now?"]);
+        let earlier: Vec<(u64, Bytes)> = [
+            other_conversation,
+            turn_one.clone(),
+            request(1, &["why VPC_001"]),
+        ]
+        .iter()
+        .map(|r| (r.id, r.masked_request.clone()))
+        .collect();
+        let diff = previous_turn(&turn_two, &earlier).expect("a previous turn");
+        assert_eq!(diff.previous_id, 2);
+        assert_eq!(diff.messages, ["same", "added", "added"]);
+        let prefix = r#"{"model":"m","messages":[{"role":"user","content":"why VPC_001"}"#;
+        assert_eq!(diff.same_prefix_bytes, prefix.len());
+        assert_eq!(
+            previous_turn(&turn_one, &earlier[2..]),
+            None,
+            "not continued"
+        );
     }
 
     #[test]

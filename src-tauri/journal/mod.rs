@@ -375,6 +375,22 @@ impl Journal {
         (lock(&self.ring).len(), self.held.load(Ordering::Relaxed))
     }
 
+    /// The masked requests (with their ids) of up to `at_most` exchanges on `path` started
+    /// before `id` that the journal still holds, newest first.
+    pub fn requests_before(&self, id: u64, path: &str, at_most: usize) -> Vec<(u64, Bytes)> {
+        let entries: Vec<Arc<Entry>> = (lock(&self.ring).iter().rev())
+            .filter(|e| e.id < id)
+            .cloned()
+            .collect();
+        (entries.iter())
+            .filter_map(|e| {
+                let record = lock(&e.record);
+                (record.path == path).then(|| (record.id, record.masked_request.clone()))
+            })
+            .take(at_most)
+            .collect()
+    }
+
     /// The records of `ids` that the journal still holds, oldest first.
     pub fn records(&self, ids: &[u64]) -> Vec<ExchangeRecord> {
         let entries: Vec<Arc<Entry>> = (lock(&self.ring).iter())

@@ -238,12 +238,44 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     let har_text = har.to_string();
     assert!(!har_text.contains("i-0a1b2c3d4e5f67890") && !har_text.contains("10.1.2.3"));
 
+    // The next turn of that conversation: its detail says what changed since the turn
+    // before — the first message the same (so is the start of the body), two added.
+    let mut next_turn = messages_request("Why is i-0a1b2c3d4e5f67890 at 10.1.2.3 failing?", true);
+    next_turn["messages"]
+        .as_array_mut()
+        .expect("messages")
+        .extend([
+            json!({"role": "assistant", "content": [{"type": "text", "text": "Found it."}]}),
+            json!({"role": "user", "content": [{"type": "text", "text": "And now?"}]}),
+        ]);
+    let answer = post_messages(&proxy, &next_turn).await;
+    assert_eq!(answer.status(), 200);
+    answer.text().await.expect("the whole answer");
+    eventually("the second turn in the list", || async {
+        text_of(&browser, "#totals").await.starts_with("2 of 2")
+    })
+    .await;
+    open_exchange(
+        &browser,
+        "#exchanges tbody tr:not(.spacer) td:nth-child(3)",
+        2,
+    )
+    .await;
+    eventually("the turn's diff", || async {
+        text_of(&browser, "#detail-diff")
+            .await
+            .contains("previous turn #1")
+    })
+    .await;
+    let diff = text_of(&browser, "#detail-diff").await;
+    assert!(diff.contains("messages: 1 same, 2 added"), "{diff}");
+
     // Many rows: the list keeps only the visible ones in the page.
     for n in 0..400 {
         send(&proxy, &format!("request {n} about vpc-0a1b2c3d")).await;
     }
-    eventually("401 rows", || async {
-        text_of(&browser, "#totals").await.starts_with("401 of 401")
+    eventually("402 rows", || async {
+        text_of(&browser, "#totals").await.starts_with("402 of 402")
     })
     .await;
     // Each of those shares its prefix with the one before, up to the number: most of the
@@ -255,11 +287,11 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a share: {share}"));
     assert!(
-        percent >= 50 && share.ends_with("(401 exchanges)"),
+        percent >= 50 && share.ends_with("(402 exchanges)"),
         "{share}"
     );
     let built = count(&browser, "#exchanges tbody tr:not(.spacer)").await;
-    assert!(built > 0 && built < 100, "{built} rows built for 401");
+    assert!(built > 0 && built < 100, "{built} rows built for 402");
     assert!(text_of(&browser, "#kind-totals").await.contains("vpc 400"));
 
     // Filters: by the category masked, then by outcome, together with words.
@@ -277,19 +309,19 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     };
     choose("#filter-kind", "private_ipv4").await;
     eventually("the kind filter", || async {
-        text_of(&browser, "#totals").await.starts_with("1 of 401")
+        text_of(&browser, "#totals").await.starts_with("2 of 402")
     })
     .await;
     choose("#filter-kind", "").await;
     choose("#filter-status", "refused").await;
     eventually("the status filter", || async {
-        text_of(&browser, "#totals").await.starts_with("0 of 401")
+        text_of(&browser, "#totals").await.starts_with("0 of 402")
     })
     .await;
     choose("#filter-status", "ok").await;
     choose("#filter-time", "5").await;
     eventually("the status and time filters", || async {
-        text_of(&browser, "#totals").await.starts_with("401 of 401")
+        text_of(&browser, "#totals").await.starts_with("402 of 402")
     })
     .await;
     choose("#filter-status", "").await;

@@ -72,6 +72,16 @@ export interface ExchangeDetail {
   response: string;
   /// Tokens the model wrote that this request never minted: they stand for nothing.
   unminted: string[];
+  /// This masked request against the previous turn of its conversation.
+  previous_turn: TurnDiff | null;
+}
+
+export interface TurnDiff {
+  previous_id: number;
+  same_prefix_bytes: number;
+  bytes: number;
+  /// Per message: 'same', 'changed' or 'added'.
+  messages: ('same' | 'changed' | 'added')[];
 }
 
 export interface KindView {

@@ -2,7 +2,7 @@
 // session's counters per kind, and the selected exchange — what left the machine, rendered as a
 // conversation with every token highlighted, next to the restored answer as it streams.
 
-import { messageOf, type ExchangeDetail, type JournalEvent, type RecordSummary, type TokenEntry, type Usage } from './api';
+import { messageOf, type ExchangeDetail, type TurnDiff, type JournalEvent, type RecordSummary, type TokenEntry, type Usage } from './api';
 import { inDesktopApp, invoke } from './backend';
 import { $, hue } from './dom';
 
@@ -203,6 +203,21 @@ function detailMeta(summary: RecordSummary): string {
   const u: Usage | null = summary.usage;
   if (!u) return times;
   return `${times} · tokens: input ${u.input_tokens}, cache read ${u.cache_read_input_tokens}, cache write ${u.cache_creation_input_tokens}, output ${u.output_tokens}`;
+}
+
+/// The exchange against the previous turn of its conversation: how much of the body's start
+/// stayed the same (what the prompt cache can reuse) and which messages changed.
+function turnDiffText(diff: TurnDiff | null): string {
+  if (!diff) return 'First turn of its conversation (no earlier turn in the journal).';
+  const share = diff.bytes ? Math.round((diff.same_prefix_bytes / diff.bytes) * 100) : 0;
+  const tally = (['same', 'changed', 'added'] as const)
+    .map((kind) => [kind, diff.messages.filter((m) => m === kind).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(', ');
+  const changed = diff.messages.flatMap((m, i) => (m === 'changed' ? [i + 1] : []));
+  const which = changed.length ? ` (changed: message ${changed.join(', ')})` : '';
+  return `Against the previous turn #${diff.previous_id}: the first ${share}% of the body unchanged (${fmtSize(diff.same_prefix_bytes)} of ${fmtSize(diff.bytes)}) · messages: ${tally}${which}`;
 }
 
 /// Identifiers masked this session, per kind; a click filters the list by that kind.
@@ -428,6 +443,7 @@ async function select(id: number): Promise<void> {
   $('#detail-meta').textContent = detailMeta(summary);
   const unminted = $('#detail-unminted');
   unminted.hidden = !detail.unminted.length;
+  $('#detail-diff').textContent = turnDiffText(detail.previous_turn);
   unminted.textContent = `The model wrote tokens this request never minted (they stand for nothing and were passed on as written): ${detail.unminted.join(', ')}`;
   renderSent(detail);
   $('#answer').replaceChildren(block('answer', answerText(detail.response) || summary.error || '…', []));
