@@ -70,8 +70,6 @@ pub async fn run(
             }
         }),
     );
-    control.start().await.map_err(HeadlessError::Start)?;
-    let known_values_watch = tokio::spawn(Control::watch_known_values(&control));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let dashboard_task = match options.dashboard {
         Some(options) => {
@@ -121,6 +119,9 @@ pub async fn run(
         }
         None => None,
     };
+    // The proxy announces its address last, when everything else it serves is listening.
+    control.start().await.map_err(HeadlessError::Start)?;
+    let known_values_watch = tokio::spawn(Control::watch_known_values(&control));
     shutdown.await;
     tracing::info!("shutting down; letting open exchanges finish");
     let _ = stop.send(true);

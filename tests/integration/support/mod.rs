@@ -224,7 +224,8 @@ pub fn spawn_headless_with_config(
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if !sent {
-                if let Some(rest) = line.split("address=").nth(1) {
+                let proxy_line = line.contains("maskgate is serving");
+                if let Some(rest) = line.split("address=").nth(1).filter(|_| proxy_line) {
                     let address = rest
                         .split_whitespace()
                         .next()

@@ -67,18 +67,15 @@ pub async fn open_exchange(client: &Client, row: &str, at_least: usize) -> Vec<(
 }
 
 /// The highlighted tokens of the selected exchange's masked request: (token, title), where
-/// the title names the kind and the original.
+/// the title names the kind and the original. Read in one script, so that a re-render of the
+/// detail between two reads cannot leave a stale element behind.
 pub async fn highlighted_tokens(client: &Client) -> Vec<(String, String)> {
-    let mut marks = Vec::new();
-    for mark in client
-        .find_all(Locator::Css("#sent mark.tok"))
+    let marks = client
+        .execute(
+            "return [...document.querySelectorAll('#sent mark.tok')].map((m) => [m.textContent, m.title]);",
+            vec![],
+        )
         .await
-        .expect("marks")
-    {
-        marks.push((
-            mark.text().await.expect("text"),
-            mark.attr("title").await.expect("title").unwrap_or_default(),
-        ));
-    }
-    marks
+        .expect("marks");
+    serde_json::from_value(marks).expect("pairs of text and title")
 }
