@@ -10,12 +10,13 @@ declare -A allowed=(
   [journal]="mask restore"
   [settings]="mask"
   [proxy]="mask restore journal settings"
-  [control]="mask restore journal settings proxy"
+  [local]="proxy settings"
+  [doctor]="local proxy settings"
+  [control]="mask restore journal settings proxy local doctor"
   [dashboard]="control journal proxy"
   [headless]="control dashboard settings proxy"
-  [launch]="headless settings proxy"
-  [doctor]="launch proxy settings"
-  [desktop]="control journal settings proxy mask"
+  [launch]="headless settings proxy local"
+  [desktop]="control journal settings proxy mask doctor"
 )
 status=0
 for module in "${!allowed[@]}"; do

@@ -1,16 +1,18 @@
-//! `maskgate doctor`: checks, one line each, that Claude Code in this shell really goes
-//! through maskgate — the proxy serving, its upstream and gateway credentials, the variables
-//! in this shell and in `~/.claude/settings.json`, settings that bypass maskgate entirely,
-//! proxy variables that would catch loopback — and a live probe that maskgate refuses a
-//! planted identifier without forwarding it. Every failed check says what to do.
+//! `maskgate doctor` and the app's "Check setup": checks, one line each, that Claude Code
+//! really goes through maskgate — the proxy serving, its upstream and gateway credentials, the
+//! variables in this shell and in `~/.claude/settings.json`, settings that bypass maskgate
+//! entirely, proxy variables that would catch loopback — and a live probe that maskgate
+//! refuses a planted identifier without forwarding it. Every failed check says what to do.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::launch::{Listener, Local};
+use serde::Serialize;
+
+use crate::local::{Listener, Local};
 
 /// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub ok: bool,
     /// What was found.
@@ -52,9 +54,27 @@ impl std::fmt::Display for Check {
 pub struct Setup<'a> {
     /// The maskgate the settings name, and how to reach it.
     pub local: &'a Local,
-    pub env: &'a BTreeMap<String, String>,
+    /// The shell Claude Code would start from: `maskgate doctor`'s own. `None` for the app,
+    /// which cannot see the user's shells: only the settings file counts there.
+    pub shell: Option<&'a BTreeMap<String, String>>,
     /// `~/.claude/settings.json`, if it exists.
     pub claude_settings: Option<&'a Path>,
+}
+
+impl Setup<'_> {
+    /// The shell's variables; none for the app.
+    fn env(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.shell.unwrap_or(&NONE)
+    }
+
+    /// Where a missing variable should be set, as the fix says it.
+    fn set_it(&self, assignment: &str) -> String {
+        match self.shell {
+            Some(_) => format!("export {assignment}"),
+            None => format!("press \"Set up Claude Code\" (it writes {assignment} into ~/.claude/settings.json)"),
+        }
+    }
 }
 
 /// Variables whose truthy value makes Claude Code talk to another provider, not to maskgate.
@@ -73,6 +93,9 @@ const PROXY_VARIABLES: &[&str] = &[
     "all_proxy",
 ];
 
+/// The header the live probe plants its identifier in.
+const PROBE_HEADER: &str = "x-maskgate-doctor";
+
 /// Runs every check.
 pub async fn run(setup: &Setup<'_>) -> Vec<Check> {
     let settings_env = setup
@@ -89,9 +112,9 @@ pub async fn run(setup: &Setup<'_>) -> Vec<Check> {
     let mut checks = Vec::new();
     let serving = serving(setup, &mut checks).await;
     checks.push(base_url(setup, &settings_env));
-    checks.push(side_traffic(setup.env, &settings_env));
-    checks.extend(bypasses(setup.env, &settings_env));
-    checks.extend(proxy_variables(setup.env));
+    checks.push(side_traffic(setup, &settings_env));
+    checks.extend(bypasses(setup.env(), &settings_env));
+    checks.extend(proxy_variables(setup.env()));
     if serving {
         checks.push(live_probe(setup).await);
     }
@@ -148,11 +171,12 @@ async fn serving(setup: &Setup<'_>, checks: &mut Vec<Check>) -> bool {
 fn base_url(setup: &Setup<'_>, settings_env: &BTreeMap<String, String>) -> Check {
     let wanted = &setup.local.base_url;
     let fix = format!(
-        "export ANTHROPIC_BASE_URL={wanted} (or run Claude Code as `maskgate run -- claude`, or use \"Set up Claude Code\" in the dashboard)"
+        "{}, or start Claude Code as `maskgate run -- claude`",
+        setup.set_it(&format!("ANTHROPIC_BASE_URL={wanted}"))
     );
     let (value, from) = match settings_env.get("ANTHROPIC_BASE_URL") {
         Some(value) => (Some(value), "~/.claude/settings.json"),
-        None => (setup.env.get("ANTHROPIC_BASE_URL"), "this shell"),
+        None => (setup.env().get("ANTHROPIC_BASE_URL"), "this shell"),
     };
     match value {
         Some(value) if points_at(value, setup.local) => {
@@ -162,8 +186,12 @@ fn base_url(setup: &Setup<'_>, settings_env: &BTreeMap<String, String>) -> Check
             format!("ANTHROPIC_BASE_URL={value} ({from}) points elsewhere: Claude Code bypasses maskgate"),
             fix,
         ),
-        None => Check::fail(
+        None if setup.shell.is_some() => Check::fail(
             "ANTHROPIC_BASE_URL is not set: Claude Code talks to api.anthropic.com directly",
+            fix,
+        ),
+        None => Check::fail(
+            "~/.claude/settings.json does not set ANTHROPIC_BASE_URL: Claude Code started without `maskgate run` talks to api.anthropic.com directly",
             fix,
         ),
     }
@@ -191,18 +219,18 @@ fn points_at(value: &str, local: &Local) -> bool {
     url.scheme() == wanted.scheme() && host_ok && url.port_or_known_default() == Some(listen.port())
 }
 
-fn side_traffic(env: &BTreeMap<String, String>, settings_env: &BTreeMap<String, String>) -> Check {
+fn side_traffic(setup: &Setup<'_>, settings_env: &BTreeMap<String, String>) -> Check {
     let name = "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC";
     if settings_env
         .get(name)
-        .or(env.get(name))
+        .or(setup.env().get(name))
         .is_some_and(|v| is_truthy(v))
     {
         Check::pass(format!("{name}=1: Claude Code's side traffic stays off"))
     } else {
         Check::fail(
             format!("{name} is not set: Claude Code also calls api.anthropic.com directly, around maskgate (feature flags, event logging, title generation with your prompt)"),
-            format!("export {name}=1 (maskgate run and \"Set up Claude Code\" set it)"),
+            format!("{} (`maskgate run` sets it too)", setup.set_it(&format!("{name}=1"))),
         )
     }
 }
@@ -261,20 +289,26 @@ fn is_truthy(value: &str) -> bool {
 }
 
 /// Sends maskgate a request with a planted identifier in a header: a maskgate that masks
-/// refuses it (naming the header) without forwarding anything.
+/// refuses it (naming the header) without forwarding anything. The identifier is a fresh
+/// random one, so that no never-mask entry (a one-click answer to a false positive) matches it.
 async fn live_probe(setup: &Setup<'_>) -> Check {
-    let fix = "restart maskgate; if this persists, report it: the proxy is not refusing what it cannot mask";
+    let fix = "restart maskgate; if this persists, check that EC2 instance IDs are masked (Patterns), or report it: the proxy did not refuse what it cannot mask";
+    let mut random = [0u8; 9];
+    if getrandom::fill(&mut random).is_err() {
+        return Check::fail("live probe: no random identifier to plant", fix);
+    }
+    let planted: String = random.iter().map(|b| format!("{b:02x}")).collect();
     let request = setup
         .local
         .request(reqwest::Method::POST, "/v1/messages")
-        .header("x-maskgate-doctor", "i-0a1b2c3d4e5f67890")
+        .header(PROBE_HEADER, format!("i-{}", &planted[..17]))
         .header("content-type", "application/json")
         .body(r#"{"model":"probe","max_tokens":1,"messages":[{"role":"user","content":"maskgate doctor"}]}"#);
     match request.send().await {
         Ok(answer) => {
             let status = answer.status().as_u16();
             let text = answer.text().await.unwrap_or_default();
-            if status == 400 && text.contains("x-maskgate-doctor") {
+            if status == 400 && text.contains(PROBE_HEADER) {
                 Check::pass(
                     "live probe: maskgate refused a planted identifier and forwarded nothing",
                 )

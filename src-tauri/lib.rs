@@ -6,12 +6,14 @@
 //! - [`proxy`]: the axum server, its guard, the upstream client, Anthropic-style errors.
 //! - [`journal`]: one record per exchange, for the live view, metrics and the audit log.
 //! - [`settings`]: the config file and the keychain-held secrets.
+//! - [`local`]: how this machine's commands reach the maskgate its settings name.
+//! - [`doctor`]: `maskgate doctor` and "Check setup", the checks that Claude Code really goes
+//!   through maskgate.
 //! - [`control`]: the Tauri-free control layer: settings in effect, secrets, journal, the
 //!   running proxy, and the commands both dashboards send; what the dashboards show.
 //! - [`dashboard`]: the browser dashboard of `--headless --dashboard`, over [`control`].
 //! - [`headless`]: the headless server, as the binary runs it.
 //! - [`launch`]: `maskgate run -- claude`, through the running maskgate or one of its own.
-//! - [`doctor`]: `maskgate doctor`, the checks that Claude Code really goes through maskgate.
 //! - `desktop` (feature `desktop`): the Tauri tray app and its dashboard.
 
 pub mod control;
@@ -22,6 +24,7 @@ pub mod doctor;
 pub mod headless;
 pub mod journal;
 pub mod launch;
+pub mod local;
 pub mod mask;
 #[cfg(test)]
 mod properties;

@@ -166,7 +166,7 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let token = std::env::var("MASKGATE_LOCAL_TOKEN").ok();
-            match runtime.block_on(maskgate::launch::serving_here(&settings, token)) {
+            match runtime.block_on(maskgate::local::serving_here(&settings, token)) {
                 Ok(version) => println!(
                     "maskgate {version} serves on port {}",
                     settings.listen.port()
@@ -309,7 +309,7 @@ fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let local = maskgate::launch::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
+    let local = maskgate::local::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
     let answer: serde_json::Value = runtime.block_on(async {
         // Listing every service of an account with the `aws` CLI takes a while.
         let mut request = local
@@ -351,11 +351,11 @@ fn run_learn(settings: &Settings, profile: Option<&str>) -> anyhow::Result<()> {
 /// `maskgate doctor`: prints every check; exits 1 when one fails.
 fn run_doctor(settings: &Settings) -> anyhow::Result<()> {
     let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let local = maskgate::launch::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
+    let local = maskgate::local::Local::new(settings, std::env::var("MASKGATE_LOCAL_TOKEN").ok())?;
     let claude_settings = maskgate::settings::claude_code::default_path();
     let setup = maskgate::doctor::Setup {
         local: &local,
-        env: &env,
+        shell: Some(&env),
         claude_settings: claude_settings.as_deref(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
