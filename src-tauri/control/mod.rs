@@ -16,11 +16,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::doctor::{self, Check};
 use crate::journal::{self, Export, ExportFormat, Journal};
+use crate::local::{CertificateError, Local};
 use crate::mask::{AlwaysMask, CustomPattern, EngineError};
 use crate::proxy::health::check;
 use crate::proxy::{self, ConfigError, Proxy, ProxyConfig, RunningServer, ServeLimits};
-use crate::settings::{aws_files, Attachments, Policy, Secrets, Settings, SettingsError};
+use crate::settings::{
+    aws_files, claude_code, Attachments, Policy, Secrets, Settings, SettingsError,
+};
 pub use views::Status;
 use views::{ExchangeDetail, GatewayView};
 
@@ -102,6 +106,8 @@ pub enum Command {
     TestConnection,
     /// Writes ANTHROPIC_BASE_URL (and the token header) into ~/.claude/settings.json.
     SetUpClaudeCode,
+    /// `maskgate doctor`'s checks, as the app can make them (see [`Control::check_setup`]).
+    CheckSetup,
     /// Lists the user's AWS resources with their own `aws` CLI; the names are masked from the
     /// next request on, for this session (see `learn`).
     Learn {
@@ -164,6 +170,8 @@ pub enum ControlError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
 }
 
 impl ControlError {
@@ -180,6 +188,7 @@ impl ControlError {
             ControlError::ClaudeCode(_) => "claude_code",
             ControlError::Learn(_) => "learn",
             ControlError::Export { .. } => "export",
+            ControlError::Certificate(_) => "certificate",
         }
     }
 }
@@ -599,6 +608,7 @@ impl Control {
                     .map_err(ControlError::ClaudeCode)?;
                 answer(done)
             }
+            Command::CheckSetup => answer(self.check_setup().await?),
             Command::Pause => {
                 self.desktop_only("pause")?;
                 self.stop(PAUSE_GRACE).await;
@@ -611,6 +621,24 @@ impl Control {
                 answer(())
             }
         }
+    }
+
+    /// `maskgate doctor`'s checks of this maskgate (where it serves now, with the token it
+    /// holds) and of `~/.claude/settings.json`. The user's shells are out of this process's
+    /// sight, so their variables are not checked: `maskgate doctor` in a terminal does that.
+    pub async fn check_setup(&self) -> Result<Vec<Check>, ControlError> {
+        let mut settings = self.settings();
+        if let Status::Running { address, .. } = self.status() {
+            settings.listen = address;
+        }
+        let local = Local::new(&settings, self.local_token())?;
+        let claude_settings = claude_code::default_path();
+        let setup = doctor::Setup {
+            local: &local,
+            shell: None,
+            claude_settings: claude_settings.as_deref(),
+        };
+        Ok(doctor::run(&setup).await)
     }
 
     /// The exchanges `ids` still in the journal, masked only, in `format`.

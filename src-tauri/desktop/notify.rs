@@ -1,5 +1,6 @@
-//! Desktop notifications, once per cause: a port already taken, an unreachable upstream,
-//! rejected gateway credentials, a refused request. A failing notification daemon is logged,
+//! Desktop notifications: once per cause for what went wrong (a port already taken, an
+//! unreachable upstream, rejected gateway credentials, a refused request), every time for what
+//! the user asked for (the tray's "Check setup"). A failing notification daemon is logged,
 //! never fatal.
 
 use std::collections::HashSet;
@@ -20,9 +21,13 @@ impl Notifier {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(cause.to_owned());
-        if !first {
-            return;
+        if first {
+            self.show(message);
         }
+    }
+
+    /// Shows `message` now: the answer to something the user asked for.
+    pub fn show(&self, message: &str) {
         let message = message.to_owned();
         std::thread::spawn(move || {
             let shown = notify_rust::Notification::new()

@@ -1,6 +1,6 @@
 //! The tray icon and its menu: open the dashboard, pause/resume, the listen address (click to
-//! copy the `export ANTHROPIC_BASE_URL=…` line), copy `maskgate run -- claude`, the session's
-//! counts and last error, start at login, quit. The icon shows the proxy's state: running,
+//! copy the `export ANTHROPIC_BASE_URL=…` line), copy `maskgate run -- claude`, check setup,
+//! the session's counts and last error, start at login, quit. The icon shows the proxy's state: running,
 //! paused or error.
 
 use std::sync::Arc;
@@ -8,12 +8,13 @@ use std::sync::Arc;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt as _;
 
 use super::{Desktop, QUIT_GRACE};
 use crate::control::{Command, Status};
+use crate::doctor::Check;
 use crate::journal::SessionCounts;
 
 const TRAY_ID: &str = "maskgate";
@@ -32,6 +33,22 @@ fn counts_text(session: &SessionCounts) -> String {
         "{} exchanges · {} identifiers masked · {} refused",
         session.exchanges, session.masked, session.refused
     )
+}
+
+/// The notification for the tray's "Check setup": the verdict and the first failure's fix.
+fn checks_summary(checks: &[Check]) -> String {
+    match checks.iter().find(|c| !c.ok) {
+        None => format!("Setup: all {} checks pass", checks.len()),
+        Some(first) => {
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            let fix = first.fix.as_deref().unwrap_or_default();
+            format!(
+                "Setup: {failed} of {} checks fail. {}\nfix: {fix}",
+                checks.len(),
+                first.line
+            )
+        }
+    }
 }
 
 fn icon(status: &Status) -> Image<'static> {
@@ -53,6 +70,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         true,
         None::<&str>,
     )?;
+    let check = MenuItem::with_id(app, "check-setup", "Check setup", true, None::<&str>)?;
     let counts = MenuItem::with_id(
         app,
         "counts",
@@ -80,6 +98,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             &pause,
             &address,
             &run,
+            &check,
             &separator,
             &counts,
             &last_error,
@@ -128,6 +147,19 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
         "copy-run" => {
             let _ = app.clipboard().write_text("maskgate run -- claude");
+        }
+        "check-setup" => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                match desktop.control.check_setup().await {
+                    Ok(checks) => {
+                        desktop.notifier.show(&checks_summary(&checks));
+                        super::show_dashboard(&app);
+                        let _ = app.emit("setup_checks", &checks);
+                    }
+                    Err(e) => desktop.notifier.show(&e.to_string()),
+                }
+            });
         }
         "autostart" => {
             let launcher = app.autolaunch();

@@ -104,6 +104,8 @@ async fn downloaded(folder: &std::path::Path, extension: &str) -> String {
 async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
     let upstream = upstream::start().await;
     let dashboard_port = free_port();
+    // "Set up Claude Code" writes ~/.claude/settings.json: this home, not the user's.
+    let home = tempfile::tempdir().expect("home");
     let maskgate = spawn_headless(
         &[
             "--upstream",
@@ -112,7 +114,10 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
             "--dashboard-listen",
             &format!("127.0.0.1:{dashboard_port}"),
         ],
-        &[("MASKGATE_DASHBOARD_TOKEN", TOKEN)],
+        &[
+            ("MASKGATE_DASHBOARD_TOKEN", TOKEN),
+            ("HOME", home.path().to_str().expect("utf-8 path")),
+        ],
     );
     let dashboard = format!("http://127.0.0.1:{dashboard_port}");
     let proxy = maskgate.url();
@@ -470,5 +475,43 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
         .await
         .expect("exchanges");
     assert_eq!(kept.len(), 50);
+
+    // Check setup: this maskgate serves and refuses the live probe, but Claude Code is not
+    // pointed at it yet; "Set up Claude Code" fixes that, and the checks say so.
+    click(&browser, "#check-setup").await;
+    eventually("the checks", || async {
+        text_of(&browser, "#setup-summary")
+            .await
+            .contains("checks fail")
+    })
+    .await;
+    let checks = text_of(&browser, "#setup-check-list").await;
+    assert!(
+        checks.contains(&format!("serves on {}", maskgate.address)),
+        "{checks}"
+    );
+    assert!(checks.contains("live probe: maskgate refused"), "{checks}");
+    assert!(
+        checks.contains("does not set ANTHROPIC_BASE_URL") && checks.contains("Set up Claude Code"),
+        "the failure and its fix: {checks}"
+    );
+    click(&browser, "#setup-checks form button:not([type=button])").await;
+    click(&browser, "#setup-claude").await;
+    eventually("Claude Code set up", || async {
+        text_of(&browser, "#settings-result")
+            .await
+            .starts_with("Created")
+    })
+    .await;
+    let written = std::fs::read_to_string(home.path().join(".claude/settings.json"))
+        .expect("settings.json written");
+    assert!(written.contains(&proxy), "{written}");
+    click(&browser, "#check-setup").await;
+    eventually("every check to pass", || async {
+        text_of(&browser, "#setup-summary")
+            .await
+            .starts_with("All ")
+    })
+    .await;
     browser.close().await.expect("close");
 }

@@ -1,8 +1,9 @@
 //! The real desktop app under Xvfb, driven through WebDriver (`tauri-driver` + Debian's
 //! WebKitWebDriver), with a real session bus, an unlocked gnome-keyring and a notification
 //! daemon: a request with identifiers shows up in the live view with its tokens highlighted; a
-//! category switched off (a custom pattern too) leaves the next request unmasked; Kong credentials saved in the
-//! settings land in the keychain and in no file. With MASKGATE_SCREENSHOTS set to a folder, the
+//! category switched off (a custom pattern too) leaves the next request unmasked; Kong
+//! credentials saved in the settings land in the keychain and in no file; the tray menu, read
+//! and clicked over D-Bus as a panel does, shows the session's counts and checks the setup. With MASKGATE_SCREENSHOTS set to a folder, the
 //! views are also saved there as PNGs (scripts/screenshots.sh).
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
+use crate::support::tray::TrayWatcher;
 use crate::support::webdriver::{click, count, eventually, open_exchange, text_of};
 use crate::support::{free_port, messages_request, post_messages, upstream};
 
@@ -179,6 +181,10 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     )
     .expect("config");
     let session = start_session(&config);
+    // The desktop panel, on the session's bus before the app starts, so that its tray icon
+    // registers there.
+    let bus = std::fs::read_to_string(session.dir.path().join("bus")).expect("bus address");
+    let tray = TrayWatcher::start(bus.trim()).await;
     let client = connect(&session).await;
     let proxy = format!("http://127.0.0.1:{port}");
 
@@ -309,10 +315,58 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     })
     .await;
     screenshot(&client, "settings").await;
+
+    // The tray menu, read and clicked as a panel does: the address, the session's counts
+    // (disabled, for reading), and "Check setup", whose result the window shows.
+    let entries = tray.entries().await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.label == format!("Listening on 127.0.0.1:{port} (click to copy)")),
+        "{entries:?}"
+    );
+    let counts = |exchanges: &'static str, refused: &'static str| {
+        let tray = &tray;
+        move || async move {
+            tray.entries()
+                .await
+                .iter()
+                .any(|e| e.label.starts_with(exchanges) && e.label.ends_with(refused) && !e.enabled)
+        }
+    };
+    eventually(
+        "the session's counts in the tray",
+        counts("2 exchanges · ", " · 0 refused"),
+    )
+    .await;
+    tray.click("Check setup").await;
+    eventually("the checks in the window", || async {
+        text_of(&client, "#setup-summary")
+            .await
+            .contains(" checks ")
+    })
+    .await;
+    let checks = text_of(&client, "#setup-check-list").await;
+    assert!(
+        checks.contains(&format!("maskgate 0.1.0 serves on 127.0.0.1:{port}"))
+            && checks.contains("live probe: maskgate refused a planted identifier"),
+        "{checks}"
+    );
+    screenshot(&client, "check-setup").await;
+    // The probe is an exchange, refused: the session's first refusal and its last error.
+    eventually(
+        "the refusal counted in the tray",
+        counts("3 exchanges · ", " · 1 refused"),
+    )
+    .await;
+    let entries = tray.entries().await;
+    assert!(
+        entries.iter().any(|e| e.label.starts_with("Last error: ")),
+        "{entries:?}"
+    );
     client.close().await.expect("close");
 
     // Read it back from the same keychain, through the same session bus.
-    let bus = std::fs::read_to_string(session.dir.path().join("bus")).expect("bus address");
     std::env::set_var("DBUS_SESSION_BUS_ADDRESS", bus.trim());
     let stored = tokio::task::spawn_blocking(maskgate::settings::keychain::load)
         .await

@@ -132,6 +132,13 @@ export interface Health {
   detail: string;
 }
 
+/// One of maskgate doctor's checks: what was found and, when it failed, what to do.
+export interface SetupCheck {
+  ok: boolean;
+  line: string;
+  fix: string | null;
+}
+
 /// A refused command, as both shells report it.
 export interface CommandError {
   message: string;

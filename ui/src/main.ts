@@ -7,6 +7,7 @@ import { $ } from './dom';
 import { onJournalEvent, setProxyAddress, showInitial } from './live';
 import { loadKinds, loadLists } from './patterns';
 import { loadSettings } from './settings';
+import './setup';
 
 let status: Status = { state: 'starting' };
 

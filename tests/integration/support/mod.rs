@@ -2,6 +2,8 @@
 //! as the real `maskgate --headless` binary, and identifiers to plant.
 
 pub mod corpus;
+#[cfg(feature = "desktop")]
+pub mod tray;
 pub mod upstream;
 pub mod webdriver;
 
