@@ -71,16 +71,32 @@ pub struct TurnDiff {
 pub const TURNS_LOOKED_AT: usize = 32;
 
 /// The messages of a masked request body, when it has them.
+/// The body's messages, compared as the conversation sees them: without their `cache_control`
+/// marks, which a client moves to the newest message every turn (Claude Code does).
 fn messages_of(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    fn unmarked(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(members) => {
+                members.remove("cache_control");
+                members.values_mut().for_each(unmarked);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(unmarked),
+            _ => {}
+        }
+    }
     let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
     match value.get_mut("messages")?.take() {
-        serde_json::Value::Array(messages) if !messages.is_empty() => Some(messages),
+        serde_json::Value::Array(mut messages) if !messages.is_empty() => {
+            messages.iter_mut().for_each(unmarked);
+            Some(messages)
+        }
         _ => None,
     }
 }
 
 /// `record` against the newest of `earlier` (masked requests on its endpoint, newest first)
-/// that is the previous turn of its conversation: same first message, fewer messages.
+/// that is the previous turn of its conversation: same first message, fewer messages. A
+/// message is the same when only its cache marks moved; the unchanged prefix is in bytes.
 pub fn previous_turn(record: &ExchangeRecord, earlier: &[(u64, Bytes)]) -> Option<TurnDiff> {
     let messages = messages_of(&record.masked_request)?;
     let previous = (earlier.iter())
@@ -452,8 +468,23 @@ mod tests {
             r
         };
         let other_conversation = request(3, &["something else"]);
-        let turn_one = request(2, &["why VPC_001"]);
-        let turn_two = request(4, &["why VPC_001", "it said", "and SUBNET_001 now?"]);
+        let mut turn_one = request(2, &["why VPC_001"]);
+        let mut turn_two = request(4, &["why VPC_001", "it said", "and SUBNET_001 now?"]);
+        // The client moved its cache mark to the newest message: the first is still the same.
+        turn_two.masked_request = String::from_utf8_lossy(&turn_two.masked_request)
+            .replace(
+                r#""content":"and SUBNET_001 now?""#,
+                r#""content":"and SUBNET_001 now?","cache_control":{"type":"ephemeral"}"#,
+            )
+            .into_bytes()
+            .into();
+        turn_one.masked_request = String::from_utf8_lossy(&turn_one.masked_request)
+            .replace(
+                r#""content":"why VPC_001""#,
+                r#""content":"why VPC_001","cache_control":{"type":"ephemeral"}"#,
+            )
+            .into_bytes()
+            .into();
         let earlier: Vec<(u64, Bytes)> = [
             other_conversation,
             turn_one.clone(),
@@ -465,7 +496,8 @@ mod tests {
         let diff = previous_turn(&turn_two, &earlier).expect("a previous turn");
         assert_eq!(diff.previous_id, 2);
         assert_eq!(diff.messages, ["same", "added", "added"]);
-        let prefix = r#"{"model":"m","messages":[{"role":"user","content":"why VPC_001"}"#;
+        // The bytes part where turn one's cache mark was.
+        let prefix = r#"{"model":"m","messages":[{"role":"user","content":"why VPC_001""#;
         assert_eq!(diff.same_prefix_bytes, prefix.len());
         assert_eq!(
             previous_turn(&turn_one, &earlier[2..]),
