@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::tray::TrayWatcher;
-use crate::support::webdriver::{click, count, eventually, open_exchange, text_of};
-use crate::support::{free_port, messages_request, post_messages, upstream};
+use crate::claude_code::{run_claude, tool_results_and_result};
+use crate::support::tray::{MenuEntry, TrayWatcher};
+use crate::support::webdriver::{click, count, eventually, highlighted_tokens, text_of};
+use crate::support::{free_port, messages_request, planted_text, post_messages, upstream};
 
 /// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
 struct DesktopSession {
@@ -159,6 +160,17 @@ async fn screenshot(client: &Client, name: &str) {
     }
 }
 
+/// The session's counts in the tray menu (a disabled entry, for reading): (exchanges, refused).
+fn session_counts(entries: &[MenuEntry]) -> Option<(u64, u64)> {
+    entries.iter().filter(|e| !e.enabled).find_map(|e| {
+        let mut parts = e.label.split(" · ");
+        let exchanges = parts.next()?.strip_suffix(" exchanges")?.parse().ok()?;
+        parts.next()?.strip_suffix(" identifiers masked")?;
+        let refused = parts.next()?.strip_suffix(" refused")?.parse().ok()?;
+        Some((exchanges, refused))
+    })
+}
+
 async fn send(proxy: &str, text: &str) {
     let answer = post_messages(proxy, &messages_request(text, true)).await;
     assert_eq!(answer.status(), 200);
@@ -192,6 +204,49 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
         text_of(&client, "#status").await.contains("masking on")
     })
     .await;
+    // A real Claude Code session through the app: its system prompt, its tool definitions
+    // and a tool loop (the model's Bash call on tokens, run with the originals).
+    let prompt = format!("RUN_TOOL: check these resources: {}", planted_text());
+    let base_url = proxy.clone();
+    let lines = tokio::task::spawn_blocking(move || run_claude(&base_url, &prompt, &[]))
+        .await
+        .expect("claude ran");
+    let (tool_results, result) = tool_results_and_result(&lines);
+    assert_eq!(tool_results.len(), 1, "one Bash call: {lines:#?}");
+    assert_eq!(result["is_error"], false, "{result}");
+    // The loop's second turn, newest of the session's messages: what left the machine
+    // (tool definitions, the tool's output masked again), the usage the upstream reported,
+    // and the diff against the first turn, whose messages it continues.
+    eventually("the session in the list", || async {
+        count(&client, "#exchanges tbody tr").await >= 2
+    })
+    .await;
+    click(&client, "#exchanges tbody tr td:nth-child(3)").await;
+    eventually("the second turn's diff", || async {
+        text_of(&client, "#detail-diff")
+            .await
+            .contains("previous turn #")
+    })
+    .await;
+    let diff = text_of(&client, "#detail-diff").await;
+    assert!(diff.contains(" same") && diff.contains(" added"), "{diff}");
+    let meta = text_of(&client, "#detail-meta").await;
+    assert!(
+        meta.starts_with("masking ") && meta.contains("cache read "),
+        "{meta}"
+    );
+    assert!(
+        text_of(&client, "#cache-share")
+            .await
+            .starts_with("prompt cache: "),
+        "the session's cache share"
+    );
+    eventually("the restored answer of the session", || async {
+        text_of(&client, "#answer").await.contains("Done.")
+    })
+    .await;
+    screenshot(&client, "live").await;
+
     send(
         &proxy,
         "Why is i-0a1b2c3d4e5f67890 at 10.1.2.3 failing? TICKET-42",
@@ -202,37 +257,34 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
         .last_messages_body()
         .contains("TICKET_001"));
 
-    // The live view: the exchange appears; its masked request shows highlighted tokens.
-    eventually("the exchange in the list", || async {
-        count(&client, "#exchanges tbody tr").await > 0
-    })
-    .await;
-    let marks = open_exchange(&client, "#exchanges tbody tr td:nth-child(3)", 2).await;
-    assert!(
-        marks.contains(&(
+    // The live view: the exchange appears on top; its masked request shows highlighted
+    // tokens (this request's own: each title names the text before it here).
+    let expected: [(String, String); 2] = [
+        (
             "EC2_INSTANCE_001".into(),
-            "ec2_instance: i-0a1b2c3d4e5f67890\nEC2 instance ID, after “Why is”".into()
-        )),
-        "{marks:?}"
-    );
-    assert!(
-        marks.contains(&(
+            "ec2_instance: i-0a1b2c3d4e5f67890\nEC2 instance ID, after “Why is”".into(),
+        ),
+        (
             "PRIVATE_IP_001".into(),
             "private_ipv4: 10.1.2.3\nPrivate IPv4 address, after “Why is EC2_INSTANCE_001 at”"
-                .into()
-        )),
-        "{marks:?}"
-    );
+                .into(),
+        ),
+    ];
+    click(&client, "#exchanges tbody tr td:nth-child(3)").await;
+    eventually("the request's highlighted tokens", || async {
+        let marks = highlighted_tokens(&client).await;
+        expected.iter().all(|mark| marks.contains(mark))
+    })
+    .await;
     eventually("the restored answer", || async {
         text_of(&client, "#answer")
             .await
             .contains("i-0a1b2c3d4e5f67890")
     })
     .await;
-    screenshot(&client, "live").await;
 
     // Export from the window: saved to the Downloads folder, masked only.
-    click(&client, "#exchanges tbody tr input.pick").await;
+    click(&client, "#exchanges tbody tr:first-child input.pick").await;
     click(&client, "#export-har").await;
     eventually("the export saved", || async {
         text_of(&client, "#export-result")
@@ -315,6 +367,20 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     })
     .await;
     screenshot(&client, "settings").await;
+    // Retention: two exchanges kept, at once.
+    let records = client
+        .find(Locator::Css("#retention-form [name=records]"))
+        .await
+        .expect("records field");
+    records.clear().await.expect("cleared");
+    records.send_keys("2").await.expect("typed");
+    click(&client, "#retention-form button[type=submit]").await;
+    eventually("the retention to apply", || async {
+        text_of(&client, "#retention-result")
+            .await
+            .starts_with("Holding 2 exchanges")
+    })
+    .await;
 
     // The tray menu, read and clicked as a panel does: the address, the session's counts
     // (disabled, for reading), and "Check setup", whose result the window shows.
@@ -325,20 +391,11 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
             .any(|e| e.label == format!("Listening on 127.0.0.1:{port} (click to copy)")),
         "{entries:?}"
     );
-    let counts = |exchanges: &'static str, refused: &'static str| {
-        let tray = &tray;
-        move || async move {
-            tray.entries()
-                .await
-                .iter()
-                .any(|e| e.label.starts_with(exchanges) && e.label.ends_with(refused) && !e.enabled)
-        }
-    };
-    eventually(
-        "the session's counts in the tray",
-        counts("2 exchanges · ", " · 0 refused"),
-    )
+    eventually("the session's counts in the tray", || async {
+        session_counts(&tray.entries().await).is_some_and(|(_, refused)| refused == 0)
+    })
     .await;
+    let (exchanges, _) = session_counts(&tray.entries().await).expect("the counts");
     tray.click("Check setup").await;
     eventually("the checks in the window", || async {
         text_of(&client, "#setup-summary")
@@ -354,10 +411,9 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     );
     screenshot(&client, "check-setup").await;
     // The probe is an exchange, refused: the session's first refusal and its last error.
-    eventually(
-        "the refusal counted in the tray",
-        counts("3 exchanges · ", " · 1 refused"),
-    )
+    eventually("the refusal counted in the tray", || async {
+        session_counts(&tray.entries().await) == Some((exchanges + 1, 1))
+    })
     .await;
     let entries = tray.entries().await;
     assert!(
