@@ -57,72 +57,103 @@ pub struct ExchangeDetail {
 
 /// One turn's masked request against the previous turn of the same conversation (the
 /// newest earlier request whose messages this one continues): what the prompt cache sees.
+/// The cache reads a request as tools, then system, then messages, and reuses what comes
+/// before the first change; cache marks (`cache_control`) are not part of what it compares.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct TurnDiff {
     pub previous_id: u64,
-    /// Bytes at the start of both bodies that are the same.
-    pub same_prefix_bytes: usize,
-    pub bytes: usize,
+    /// The tools and the system prompt: `same`, `changed` or `none` (in neither turn).
+    pub tools: &'static str,
+    pub system: &'static str,
     /// Per message of this request: `same`, `changed` or `added`.
     pub messages: Vec<&'static str>,
+    /// The size of the request's tools, system and messages, in compact JSON.
+    pub bytes: usize,
+    /// Of those, the leading parts unchanged since the previous turn: what the cache can reuse.
+    pub cached_prefix_bytes: usize,
 }
 
 /// How many earlier exchanges are looked at for the previous turn.
 pub const TURNS_LOOKED_AT: usize = 32;
 
-/// The messages of a masked request body, when it has them.
-/// The body's messages, compared as the conversation sees them: without their `cache_control`
-/// marks, which a client moves to the newest message every turn (Claude Code does).
-fn messages_of(body: &[u8]) -> Option<Vec<serde_json::Value>> {
-    fn unmarked(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(members) => {
-                members.remove("cache_control");
-                members.values_mut().for_each(unmarked);
+/// A request's parts in the order the prompt cache reads them, without their cache marks
+/// (a client moves its mark to the newest message every turn: Claude Code does).
+struct CacheParts {
+    tools: Option<serde_json::Value>,
+    system: Option<serde_json::Value>,
+    messages: Vec<serde_json::Value>,
+}
+
+impl CacheParts {
+    /// The parts of a masked request body, when it has messages.
+    fn of(body: &[u8]) -> Option<CacheParts> {
+        fn unmarked(mut value: serde_json::Value) -> serde_json::Value {
+            fn strip(value: &mut serde_json::Value) {
+                match value {
+                    serde_json::Value::Object(members) => {
+                        members.remove("cache_control");
+                        members.values_mut().for_each(strip);
+                    }
+                    serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+                    _ => {}
+                }
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(unmarked),
-            _ => {}
+            strip(&mut value);
+            value
         }
-    }
-    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    match value.get_mut("messages")?.take() {
-        serde_json::Value::Array(mut messages) if !messages.is_empty() => {
-            messages.iter_mut().for_each(unmarked);
-            Some(messages)
-        }
-        _ => None,
+        let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let messages = match value.get_mut("messages")?.take() {
+            serde_json::Value::Array(messages) if !messages.is_empty() => messages,
+            _ => return None,
+        };
+        let mut part = |name: &str| value.get_mut(name).map(|v| unmarked(v.take()));
+        Some(CacheParts {
+            tools: part("tools"),
+            system: part("system"),
+            messages: messages.into_iter().map(unmarked).collect(),
+        })
     }
 }
 
 /// `record` against the newest of `earlier` (masked requests on its endpoint, newest first)
-/// that is the previous turn of its conversation: same first message, fewer messages. A
-/// message is the same when only its cache marks moved; the unchanged prefix is in bytes.
+/// that is the previous turn of its conversation: same first message, fewer messages.
 pub fn previous_turn(record: &ExchangeRecord, earlier: &[(u64, Bytes)]) -> Option<TurnDiff> {
-    let messages = messages_of(&record.masked_request)?;
-    let previous = (earlier.iter())
+    let now = CacheParts::of(&record.masked_request)?;
+    let (previous_id, before) = (earlier.iter())
         .take(TURNS_LOOKED_AT)
         .find_map(|(id, body)| {
-            let before = messages_of(body)?;
-            (before.len() < messages.len() && before[0] == messages[0])
-                .then_some((id, body, before))
-        });
-    let (previous_id, previous_body, before) = previous?;
-    let same_prefix_bytes = (record.masked_request.iter())
-        .zip(previous_body.iter())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let messages = (messages.iter().enumerate())
-        .map(|(i, m)| match before.get(i) {
-            Some(b) if b == m => "same",
-            Some(_) => "changed",
-            None => "added",
+            let before = CacheParts::of(body)?;
+            (before.messages.len() < now.messages.len() && before.messages[0] == now.messages[0])
+                .then_some((*id, before))
+        })?;
+    let size = |v: &serde_json::Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+    let compare =
+        |now: &Option<serde_json::Value>, before: &Option<serde_json::Value>| match (now, before) {
+            (None, None) => ("none", 0),
+            (Some(a), Some(b)) if a == b => ("same", size(a)),
+            (a, _) => ("changed", a.as_ref().map_or(0, size)),
+        };
+    let tools = compare(&now.tools, &before.tools);
+    let system = compare(&now.system, &before.system);
+    let messages: Vec<(&'static str, usize)> = (now.messages.iter().enumerate())
+        .map(|(i, m)| match before.messages.get(i) {
+            Some(b) if b == m => ("same", size(m)),
+            Some(_) => ("changed", size(m)),
+            None => ("added", size(m)),
         })
         .collect();
+    let in_cache_order = || [tools, system].into_iter().chain(messages.iter().copied());
+    let cached_prefix_bytes = in_cache_order()
+        .take_while(|(state, _)| matches!(*state, "same" | "none"))
+        .map(|(_, bytes)| bytes)
+        .sum();
     Some(TurnDiff {
-        previous_id: *previous_id,
-        same_prefix_bytes,
-        bytes: record.masked_request.len(),
-        messages,
+        previous_id,
+        tools: tools.0,
+        system: system.0,
+        bytes: in_cache_order().map(|(_, bytes)| bytes).sum(),
+        cached_prefix_bytes,
+        messages: messages.iter().map(|(state, _)| *state).collect(),
     })
 }
 
@@ -456,49 +487,62 @@ mod tests {
 
     #[test]
     fn the_previous_turn_is_the_newest_earlier_request_the_conversation_continues() {
-        let request = |id: u64, messages: &[&str]| {
+        use serde_json::json;
+        let tools = json!([{"name": "Bash", "input_schema": {"type": "object"}}]);
+        let request = |id: u64, system: &str, messages: serde_json::Value| {
             let mut r = ExchangeRecord::new("POST", "/v1/messages");
             r.id = id;
-            let messages: Vec<_> = (messages.iter())
-                .map(|m| serde_json::json!({"role": "user", "content": m}))
-                .collect();
-            r.masked_request = serde_json::json!({"model": "m", "messages": messages})
-                .to_string()
-                .into();
+            r.masked_request =
+                json!({"model": "m", "messages": messages, "system": system, "tools": tools})
+                    .to_string()
+                    .into();
             r
         };
-        let other_conversation = request(3, &["something else"]);
-        let mut turn_one = request(2, &["why VPC_001"]);
-        let mut turn_two = request(4, &["why VPC_001", "it said", "and SUBNET_001 now?"]);
-        // The client moved its cache mark to the newest message: the first is still the same.
-        turn_two.masked_request = String::from_utf8_lossy(&turn_two.masked_request)
-            .replace(
-                r#""content":"and SUBNET_001 now?""#,
-                r#""content":"and SUBNET_001 now?","cache_control":{"type":"ephemeral"}"#,
-            )
-            .into_bytes()
-            .into();
-        turn_one.masked_request = String::from_utf8_lossy(&turn_one.masked_request)
-            .replace(
-                r#""content":"why VPC_001""#,
-                r#""content":"why VPC_001","cache_control":{"type":"ephemeral"}"#,
-            )
-            .into_bytes()
-            .into();
+        let user = |text: &str| json!({"role": "user", "content": text});
+        // A client marks its newest message for the cache, so the mark moves every turn.
+        let marked = |text: &str| json!({"role": "user", "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]});
+        let unmarked =
+            |text: &str| json!({"role": "user", "content": [{"type": "text", "text": text}]});
+        let turn_one = request(2, "be brief", json!([marked("why VPC_001")]));
+        let turn_two = request(
+            4,
+            "be brief",
+            json!([
+                unmarked("why VPC_001"),
+                user("it said"),
+                marked("and SUBNET_001 now?")
+            ]),
+        );
         let earlier: Vec<(u64, Bytes)> = [
-            other_conversation,
+            request(3, "be brief", json!([user("something else")])),
             turn_one.clone(),
-            request(1, &["why VPC_001"]),
+            request(1, "be brief", json!([unmarked("why VPC_001")])),
         ]
         .iter()
         .map(|r| (r.id, r.masked_request.clone()))
         .collect();
         let diff = previous_turn(&turn_two, &earlier).expect("a previous turn");
         assert_eq!(diff.previous_id, 2);
+        assert_eq!((diff.tools, diff.system), ("same", "same"));
         assert_eq!(diff.messages, ["same", "added", "added"]);
-        // The bytes part where turn one's cache mark was.
-        let prefix = r#"{"model":"m","messages":[{"role":"user","content":"why VPC_001""#;
-        assert_eq!(diff.same_prefix_bytes, prefix.len());
+        let size = |v: serde_json::Value| serde_json::to_vec(&v).expect("json").len();
+        let reusable =
+            size(tools.clone()) + size(json!("be brief")) + size(unmarked("why VPC_001"));
+        assert_eq!(diff.cached_prefix_bytes, reusable);
+        assert_eq!(
+            diff.bytes,
+            reusable + size(user("it said")) + size(unmarked("and SUBNET_001 now?"))
+        );
+
+        // A system prompt that changed: only the tools before it can be reused.
+        let changed = request(
+            5,
+            "be verbose",
+            json!([unmarked("why VPC_001"), user("more")]),
+        );
+        let diff = previous_turn(&changed, &earlier[1..]).expect("a previous turn");
+        assert_eq!((diff.tools, diff.system), ("same", "changed"));
+        assert_eq!(diff.cached_prefix_bytes, size(tools.clone()));
         assert_eq!(
             previous_turn(&turn_one, &earlier[2..]),
             None,

@@ -229,7 +229,19 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     })
     .await;
     let diff = text_of(&client, "#detail-diff").await;
-    assert!(diff.contains(" same") && diff.contains(" added"), "{diff}");
+    // Claude Code sends the same tools every turn: the cache can reuse them at least.
+    assert!(
+        diff.contains("tools same") && diff.contains("messages: ") && diff.contains(" added"),
+        "{diff}"
+    );
+    // And masking keeps the rest byte-stable too: nearly all of the turn is reusable.
+    let reusable: u32 = diff
+        .split("can reuse ")
+        .nth(1)
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a share: {diff}"));
+    assert!(reusable >= 90, "{diff}");
     let meta = text_of(&client, "#detail-meta").await;
     assert!(
         meta.starts_with("masking ") && meta.contains("cache read "),
@@ -270,8 +282,9 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
                 .into(),
         ),
     ];
-    click(&client, "#exchanges tbody tr td:nth-child(3)").await;
     eventually("the request's highlighted tokens", || async {
+        // Clicked until the row on top is this request's (its event may still be on its way).
+        click(&client, "#exchanges tbody tr td:nth-child(3)").await;
         let marks = highlighted_tokens(&client).await;
         expected.iter().all(|mark| marks.contains(mark))
     })
@@ -412,7 +425,8 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     screenshot(&client, "check-setup").await;
     // The probe is an exchange, refused: the session's first refusal and its last error.
     eventually("the refusal counted in the tray", || async {
-        session_counts(&tray.entries().await) == Some((exchanges + 1, 1))
+        session_counts(&tray.entries().await)
+            .is_some_and(|(now, refused)| now > exchanges && refused == 1)
     })
     .await;
     let entries = tray.entries().await;

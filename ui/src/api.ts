@@ -76,12 +76,16 @@ export interface ExchangeDetail {
   previous_turn: TurnDiff | null;
 }
 
+/// A turn against the previous one, as the prompt cache reads a request: tools, system, messages.
 export interface TurnDiff {
   previous_id: number;
-  same_prefix_bytes: number;
-  bytes: number;
+  tools: 'same' | 'changed' | 'none';
+  system: 'same' | 'changed' | 'none';
   /// Per message: 'same', 'changed' or 'added'.
   messages: ('same' | 'changed' | 'added')[];
+  bytes: number;
+  /// The leading parts unchanged since the previous turn: what the cache can reuse.
+  cached_prefix_bytes: number;
 }
 
 export interface KindView {

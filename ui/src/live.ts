@@ -209,7 +209,7 @@ function detailMeta(summary: RecordSummary): string {
 /// stayed the same (what the prompt cache can reuse) and which messages changed.
 function turnDiffText(diff: TurnDiff | null): string {
   if (!diff) return 'First turn of its conversation (no earlier turn in the journal).';
-  const share = diff.bytes ? Math.round((diff.same_prefix_bytes / diff.bytes) * 100) : 0;
+  const share = diff.bytes ? Math.round((diff.cached_prefix_bytes / diff.bytes) * 100) : 0;
   const tally = (['same', 'changed', 'added'] as const)
     .map((kind) => [kind, diff.messages.filter((m) => m === kind).length] as const)
     .filter(([, n]) => n > 0)
@@ -217,7 +217,10 @@ function turnDiffText(diff: TurnDiff | null): string {
     .join(', ');
   const changed = diff.messages.flatMap((m, i) => (m === 'changed' ? [i + 1] : []));
   const which = changed.length ? ` (changed: message ${changed.join(', ')})` : '';
-  return `Against the previous turn #${diff.previous_id}: the first ${share}% of the body unchanged (${fmtSize(diff.same_prefix_bytes)} of ${fmtSize(diff.bytes)}) · messages: ${tally}${which}`;
+  const parts = [diff.tools !== 'none' ? `tools ${diff.tools}` : '', diff.system !== 'none' ? `system ${diff.system}` : '']
+    .filter(Boolean).join(' · ');
+  return `Against the previous turn #${diff.previous_id}: ${parts ? `${parts} · ` : ''}messages: ${tally}${which} · `
+    + `the prompt cache can reuse ${share}% (${fmtSize(diff.cached_prefix_bytes)} of ${fmtSize(diff.bytes)}: tools, system, then messages, up to the first change)`;
 }
 
 /// Identifiers masked this session, per kind; a click filters the list by that kind.
