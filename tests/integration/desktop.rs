@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::claude_code::{run_claude, tool_results_and_result};
+use crate::claude_code::{run_claude_with, tool_results_and_result};
 use crate::support::tray::{MenuEntry, TrayWatcher};
 use crate::support::webdriver::{click, count, eventually, highlighted_tokens, text_of};
-use crate::support::{free_port, messages_request, planted_text, post_messages, upstream};
+use crate::support::{free_port, messages_request, planted_text, post_messages, upstream, PLANTED};
 
 /// Xvfb, a D-Bus session with gnome-keyring and dunst, and tauri-driver; stopped when dropped.
 struct DesktopSession {
@@ -204,13 +204,19 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
         text_of(&client, "#status").await.contains("masking on")
     })
     .await;
-    // A real Claude Code session through the app: its system prompt, its tool definitions
-    // and a tool loop (the model's Bash call on tokens, run with the originals).
+    // A real Claude Code session through the app, started as a user would with the tray
+    // app running: `maskgate run -- claude` finds the app on the configured address. Its
+    // system prompt, its tool definitions and a tool loop (the model's Bash call on tokens,
+    // run with the originals).
     let prompt = format!("RUN_TOOL: check these resources: {}", planted_text());
-    let base_url = proxy.clone();
-    let lines = tokio::task::spawn_blocking(move || run_claude(&base_url, &prompt, &[]))
-        .await
-        .expect("claude ran");
+    let mut launcher = Command::new(env!("CARGO_BIN_EXE_maskgate"));
+    launcher.arg("--config").arg(&config).args(["run", "--"]);
+    let lines = tokio::task::spawn_blocking(move || {
+        let work = tempfile::tempdir().expect("work dir");
+        run_claude_with(launcher, work.path(), &prompt, &[])
+    })
+    .await
+    .expect("claude ran");
     let (tool_results, result) = tool_results_and_result(&lines);
     assert_eq!(tool_results.len(), 1, "one Bash call: {lines:#?}");
     assert_eq!(result["is_error"], false, "{result}");
@@ -296,25 +302,46 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
     })
     .await;
 
-    // Export from the window: saved to the Downloads folder, masked only.
+    // Export from the window, as HAR and as JSON Lines: saved to the Downloads folder, masked
+    // only (the Claude Code session's originals are in no export either).
     click(&client, "#exchanges tbody tr:first-child input.pick").await;
-    click(&client, "#export-har").await;
-    eventually("the export saved", || async {
-        text_of(&client, "#export-result")
-            .await
-            .starts_with("Saved 1 to ")
-    })
-    .await;
-    let saved = text_of(&client, "#export-result").await;
-    let path = PathBuf::from(saved.trim_start_matches("Saved 1 to "));
-    assert!(
-        path.starts_with(session.dir.path().join("downloads")),
-        "{saved}"
-    );
-    let har = std::fs::read_to_string(&path).expect("export readable");
-    assert!(!har.contains("i-0a1b2c3d4e5f67890") && !har.contains("10.1.2.3"));
+    let downloads = session.dir.path().join("downloads");
+    // Saves an export with `button` and reads it back, once the result line is not `before`.
+    let export = |button: &'static str, before: String| {
+        let (client, downloads) = (&client, &downloads);
+        async move {
+            click(client, button).await;
+            eventually("the export saved", || async {
+                let saved = text_of(client, "#export-result").await;
+                saved.starts_with("Saved 1 to ") && saved != before
+            })
+            .await;
+            let saved = text_of(client, "#export-result").await;
+            let path = PathBuf::from(saved.trim_start_matches("Saved 1 to "));
+            assert!(path.starts_with(downloads), "{saved}");
+            let text = std::fs::read_to_string(&path).expect("export readable");
+            let originals = ["i-0a1b2c3d4e5f67890", "10.1.2.3"];
+            for original in originals.iter().chain(PLANTED.iter().map(|(o, _)| o)) {
+                assert!(!text.contains(original), "{original} in {saved}");
+            }
+            (saved, text)
+        }
+    };
+    let (saved, har) = export("#export-har", String::new()).await;
     let har: serde_json::Value = serde_json::from_str(&har).expect("HAR is JSON");
+    assert_eq!(har["log"]["version"], "1.2");
     assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(1));
+    let (_, jsonl) = export("#export-jsonl", saved).await;
+    let lines: Vec<serde_json::Value> = (jsonl.lines())
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{jsonl}");
+    assert!(
+        lines[0]["request"]["messages"][0]["content"]
+            .to_string()
+            .contains("EC2_INSTANCE_001"),
+        "{jsonl}"
+    );
 
     // Patterns: switch private IPv4 addresses off; the next request leaves them alone.
     click(&client, "[data-tab=patterns]").await;
