@@ -1,7 +1,7 @@
 //! The tray icon and its menu: open the dashboard, pause/resume, the listen address (click to
 //! copy the `export ANTHROPIC_BASE_URL=…` line), copy `maskgate run -- claude`, check setup,
-//! the session's counts and last error, start at login, quit. The icon shows the proxy's state: running,
-//! paused or error.
+//! the session's counts and last error, start at login, quit. The icon shows the proxy's
+//! state: running, paused or error.
 
 use std::sync::Arc;
 
