@@ -4,7 +4,9 @@
 //! Text that already looks like a token is itself masked by the walk, so every token in a
 //! masked request was minted here and restoring is never ambiguous.
 
-use std::collections::HashMap;
+use std::fmt::Write;
+
+use rustc_hash::FxHashMap;
 
 /// One masked identifier.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -19,8 +21,9 @@ pub struct TokenEntry {
 #[derive(Debug, Default, Clone)]
 pub struct TokenTable {
     entries: Vec<TokenEntry>,
-    by_original: HashMap<String, usize>,
-    next_number: HashMap<String, u32>,
+    by_original: FxHashMap<String, usize>,
+    /// The last number minted for each prefix.
+    numbers: FxHashMap<String, u32>,
 }
 
 impl TokenTable {
@@ -35,22 +38,32 @@ impl TokenTable {
         if let Some(&at) = self.by_original.get(original) {
             return at;
         }
-        let counter = self.next_number.entry(prefix.to_owned()).or_insert(0);
-        *counter += 1;
-        let token = format!("{prefix}_{:03}", *counter);
-        self.by_original
-            .insert(original.to_owned(), self.entries.len());
+        let number = match self.numbers.get_mut(prefix) {
+            Some(number) => number,
+            None => self.numbers.entry(prefix.to_owned()).or_default(),
+        };
+        *number += 1;
+        let mut token = String::with_capacity(prefix.len() + 4);
+        token.push_str(prefix);
+        write!(token, "_{:03}", *number).expect("writing to a String cannot fail");
+        let at = self.entries.len();
+        self.by_original.insert(original.to_owned(), at);
         self.entries.push(TokenEntry {
             token,
             original: original.to_owned(),
             kind: kind.to_owned(),
         });
-        self.entries.len() - 1
+        at
     }
 
     /// Every entry, in minting order.
     pub fn entries(&self) -> &[TokenEntry] {
         &self.entries
+    }
+
+    /// The entries, in minting order, without copying them.
+    pub fn into_entries(self) -> Vec<TokenEntry> {
+        self.entries
     }
 
     pub fn is_empty(&self) -> bool {

@@ -166,7 +166,7 @@ impl Exchange {
         // The journal keeps a copy of exactly the body's size: the shared buffer's capacity
         // can be several times that, and it goes back to the pool once the upstream has it.
         self.record.masked_request = Bytes::copy_from_slice(&masked.body);
-        self.record.tokens = Arc::from(masked.table.entries());
+        self.record.tokens = Arc::from(masked.table.into_entries());
         // The restorer looks tokens up by prefix and number: built in one pass over the
         // entries the journal shares with it.
         let config = &self.config;
