@@ -14,6 +14,7 @@ mod scan;
 mod sweep;
 pub mod tokens;
 pub mod walk_text;
+mod word_filter;
 mod working;
 
 pub use engine::{CustomPattern, Engine, EngineError};

@@ -11,6 +11,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::byte_sets::words;
 use super::engine::{Engine, Finding};
 use super::scan::{boundary_after, boundary_before, run_len};
+use super::word_filter::WordFilter;
 
 /// The engine's `findings` in `text`, plus every other whole-word occurrence of an original
 /// that was found by its context — an account ID seen once inside an ARN is masked where it
@@ -84,22 +85,14 @@ struct Occurrences<'a> {
     whole: FxHashMap<&'a [u8], usize>,
     /// The lengths of the originals looked up by each first word, longest first.
     lengths_by_first_word: FxHashMap<&'a [u8], Vec<usize>>,
-    /// Bit `word_filter_bit(w)` is set for each first word `w` of `lengths_by_first_word`:
-    /// most words of a text are turned away by one bit test, before any hashing.
-    filter: Box<[u64; FILTER_WORDS]>,
+    /// Holds the first words of `lengths_by_first_word`.
+    filter: WordFilter,
     others: Option<Sweep>,
     /// Index into the originals of each pattern of `others`.
     other_patterns: Vec<usize>,
 }
 
-const FILTER_WORDS: usize = 1 << 10;
 const MAX_LENGTHS: usize = 16;
-
-/// Mixes a word's length and its first and last bytes into the 16 bits of the filter.
-fn word_filter_bit(word: &[u8]) -> usize {
-    let (first, last) = (word[0] as usize, word[word.len() - 1] as usize);
-    ((word.len() & 63) << 10) | ((first & 31) << 5) | (last & 31)
-}
 
 impl<'a> Occurrences<'a> {
     fn new(originals: &[(&'a str, usize)]) -> Self {
@@ -118,7 +111,7 @@ impl<'a> Occurrences<'a> {
         }
         let mut whole = FxHashMap::default();
         let mut lengths_by_first_word = FxHashMap::default();
-        let mut filter = Box::new([0u64; FILTER_WORDS]);
+        let mut filter = WordFilter::default();
         for (first_word, members) in by_first_word {
             let mut lengths: Vec<usize> = members.iter().map(|&i| originals[i].0.len()).collect();
             lengths.sort_unstable_by(|a, b| b.cmp(a));
@@ -127,8 +120,7 @@ impl<'a> Occurrences<'a> {
                 other_patterns.extend(members);
                 continue;
             }
-            let bit = word_filter_bit(first_word);
-            filter[bit / 64] |= 1 << (bit % 64);
+            filter.insert(first_word);
             lengths_by_first_word.insert(first_word, lengths);
             whole.extend(members.into_iter().map(|i| (originals[i].0.as_bytes(), i)));
         }
@@ -152,8 +144,7 @@ impl<'a> Occurrences<'a> {
         let mut found = Vec::new();
         for word in words(t) {
             let w = &t[word.clone()];
-            let bit = word_filter_bit(w);
-            if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            if !self.filter.may_hold(w) {
                 continue;
             }
             let Some(lengths) = self.lengths_by_first_word.get(w) else {
