@@ -387,11 +387,8 @@ impl Engine {
                 let Some(start) = p.checked_sub(anchor.trigger_at) else {
                     continue;
                 };
-                let end = start + anchor.literal.len();
-                if t.get(start..end)
-                    .is_some_and(|s| s.eq_ignore_ascii_case(&anchor.literal))
-                {
-                    on_anchor(start..end, &anchor.targets);
+                if anchor.stands_at(t, start) {
+                    on_anchor(start..start + anchor.literal.len(), &anchor.targets);
                 }
             }
         }
@@ -510,6 +507,60 @@ struct TriggeredAnchor {
     /// Offset of the trigger byte in `literal`.
     trigger_at: usize,
     targets: Vec<Target>,
+    /// The literal's first eight bytes compared in one step (`FirstEight::holds`).
+    first_eight: FirstEight,
+}
+
+impl TriggeredAnchor {
+    /// True when `t[start..]` begins with the literal, ignoring ASCII case.
+    #[inline]
+    fn stands_at(&self, t: &[u8], start: usize) -> bool {
+        let end = start + self.literal.len();
+        let Some(rest) = t.get(start..end) else {
+            return false;
+        };
+        match t.get(start..start + 8) {
+            Some(eight) if self.first_eight.holds(eight) => {
+                self.literal.len() <= 8 || rest[8..].eq_ignore_ascii_case(&self.literal[8..])
+            }
+            Some(_) => false,
+            None => rest.eq_ignore_ascii_case(&self.literal),
+        }
+    }
+}
+
+/// Up to eight lower-case bytes as one word, to compare with eight bytes of a text in a few
+/// instructions: a text byte is folded to lower case (`| 0x20`) only where the literal has a
+/// letter, which for a letter is exact (only `A` and `a` give `a`), and compared as it is
+/// elsewhere; bytes past the literal's end are masked off.
+struct FirstEight {
+    value: u64,
+    fold: u64,
+    mask: u64,
+}
+
+impl FirstEight {
+    fn new(literal: &[u8]) -> FirstEight {
+        let mut bytes = [0u8; 8];
+        let mut fold = [0u8; 8];
+        let mut mask = [0u8; 8];
+        for (i, &b) in literal.iter().take(8).enumerate() {
+            bytes[i] = b;
+            fold[i] = if b.is_ascii_lowercase() { 0x20 } else { 0 };
+            mask[i] = 0xff;
+        }
+        FirstEight {
+            value: u64::from_le_bytes(bytes),
+            fold: u64::from_le_bytes(fold),
+            mask: u64::from_le_bytes(mask),
+        }
+    }
+
+    #[inline]
+    fn holds(&self, eight: &[u8]) -> bool {
+        let eight = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+        (eight | self.fold) & self.mask == self.value
+    }
 }
 
 /// Index of a trigger byte in [`TRIGGERS`].
@@ -613,6 +664,7 @@ impl Anchors {
         };
         slot.push(self.triggered.len());
         self.triggered.push(TriggeredAnchor {
+            first_eight: FirstEight::new(&literal),
             literal,
             trigger_at,
             targets,
@@ -736,6 +788,35 @@ fn validate_custom(pattern: &CustomPattern, all: &[CustomPattern]) -> Result<Reg
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn an_anchor_stands_where_its_literal_does_in_any_case(
+            literal in "[a-z0-9:._ -]{1,14}",
+            text in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'A'), Just(b'-'), Just(b'_'), Just(0x7f), Just(b'.'),
+                            Just(b'\x0e'), any::<u8>()], 0..24),
+            start in 0usize..24,
+        ) {
+            let anchor = TriggeredAnchor {
+                first_eight: FirstEight::new(literal.as_bytes()),
+                literal: literal.clone().into_bytes(),
+                trigger_at: 0,
+                targets: Vec::new(),
+            };
+            // The text begins with the literal in some case now and then.
+            let mut text = text;
+            if start % 3 == 0 && start <= text.len() {
+                let shown = literal.to_ascii_uppercase();
+                text.splice(start..start, shown.bytes());
+            }
+            let expected = text
+                .get(start..start + literal.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(literal.as_bytes()));
+            prop_assert_eq!(anchor.stands_at(&text, start), expected);
+        }
+    }
 
     fn found(text: &str) -> Vec<(&str, String)> {
         let engine = Engine::with_all_builtins();
