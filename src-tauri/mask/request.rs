@@ -49,7 +49,7 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     let hidden = std::mem::take(&mut scratch.hidden);
     let findings = with_encoded(engine, text, findings, &mut scratch);
     let findings = engine.drop_never_masked(text, sweep(engine, text, findings, &hidden));
-    let mut minter = Minter::new(engine);
+    let mut minter = Minter::new(engine, findings.len());
     let mut output = String::with_capacity(text.len());
     let mut copied = 0;
     for f in &findings {
@@ -111,7 +111,7 @@ fn mask_with(
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.
-    let mut minter = Minter::new(engine);
+    let mut minter = Minter::new(engine, findings.len());
     let mut edits: Vec<(Range<usize>, usize)> = Vec::with_capacity(findings.len());
     // Findings come in text order: the string that holds one is found by walking forward.
     let mut strings = StringCursor::default();
@@ -149,10 +149,11 @@ struct Minter<'e> {
 }
 
 impl<'e> Minter<'e> {
-    fn new(engine: &'e Engine) -> Minter<'e> {
+    /// A minter for `findings` findings (the table has room for as many entries).
+    fn new(engine: &'e Engine, findings: usize) -> Minter<'e> {
         Minter {
             engine,
-            table: TokenTable::default(),
+            table: TokenTable::with_capacity(findings),
             counts: vec![0; engine.rules().len() + 1],
         }
     }

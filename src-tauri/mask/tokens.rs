@@ -5,8 +5,10 @@
 //! masked request was minted here and restoring is never ambiguous.
 
 use std::fmt::Write;
+use std::hash::BuildHasher;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 /// One masked identifier.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -21,12 +23,23 @@ pub struct TokenEntry {
 #[derive(Debug, Default, Clone)]
 pub struct TokenTable {
     entries: Vec<TokenEntry>,
-    by_original: FxHashMap<String, usize>,
+    /// Index into `entries` by original (hashed with FxHash): the originals are not copied
+    /// a second time as keys.
+    by_original: HashTable<usize>,
     /// The last number minted for each prefix.
     numbers: FxHashMap<String, u32>,
 }
 
 impl TokenTable {
+    /// A table with room for `n` entries.
+    pub fn with_capacity(n: usize) -> TokenTable {
+        TokenTable {
+            entries: Vec::with_capacity(n),
+            by_original: HashTable::with_capacity(n),
+            numbers: FxHashMap::default(),
+        }
+    }
+
     /// The token for `original`, minting the next `PREFIX_NNN` on first sight.
     pub fn token_for(&mut self, prefix: &str, kind: &str, original: &str) -> &str {
         let at = self.entry_for(prefix, kind, original);
@@ -35,7 +48,12 @@ impl TokenTable {
 
     /// Like [`TokenTable::token_for`], but the index of the entry in [`TokenTable::entries`].
     pub fn entry_for(&mut self, prefix: &str, kind: &str, original: &str) -> usize {
-        if let Some(&at) = self.by_original.get(original) {
+        let hash = FxBuildHasher.hash_one(original);
+        let entries = &self.entries;
+        if let Some(&at) = self
+            .by_original
+            .find(hash, |&at| entries[at].original == original)
+        {
             return at;
         }
         let number = match self.numbers.get_mut(prefix) {
@@ -47,7 +65,10 @@ impl TokenTable {
         token.push_str(prefix);
         write!(token, "_{:03}", *number).expect("writing to a String cannot fail");
         let at = self.entries.len();
-        self.by_original.insert(original.to_owned(), at);
+        let entries = &self.entries;
+        self.by_original.insert_unique(hash, at, |&at| {
+            FxBuildHasher.hash_one(entries[at].original.as_str())
+        });
         self.entries.push(TokenEntry {
             token,
             original: original.to_owned(),
