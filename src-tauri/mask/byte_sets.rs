@@ -74,17 +74,29 @@ impl<const N: usize> ByteSet<N> {
 
 /// Bit `i` is set where `block[i]` is in the base64 alphabets: a letter, a digit, `+`, `/`,
 /// `-` or `_`.
+pub fn base64_alphabet_mask(block: &[u8; 64]) -> u64 {
+    alphanumeric_or_mask(block, b"+/-_")
+}
+
+/// Bit `i` is set where `block[i]` is an ASCII letter or digit.
+fn alphanumeric_mask(block: &[u8; 64]) -> u64 {
+    alphanumeric_or_mask(block, b"")
+}
+
+/// Bit `i` is set where `block[i]` is an ASCII letter or digit, or one of `extra`.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-pub fn base64_alphabet_mask(block: &[u8; 64]) -> u64 {
+#[inline]
+fn alphanumeric_or_mask(block: &[u8; 64], extra: &[u8]) -> u64 {
     // SAFETY: SSE2 is part of the x86_64 baseline; every x86_64 CPU has it.
-    unsafe { base64_alphabet_mask_sse2(block) }
+    unsafe { alphanumeric_or_mask_sse2(block, extra) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
 #[allow(unsafe_code)]
-fn base64_alphabet_mask_sse2(block: &[u8; 64]) -> u64 {
+#[inline]
+fn alphanumeric_or_mask_sse2(block: &[u8; 64], extra: &[u8]) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
         _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
@@ -101,7 +113,7 @@ fn base64_alphabet_mask_sse2(block: &[u8; 64]) -> u64 {
         // SAFETY: `lane` is 16 readable bytes; the load has no alignment requirement.
         let v = unsafe { _mm_loadu_si128(lane.as_ptr().cast::<__m128i>()) };
         let letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'z');
-        let hits = b"+/-_"
+        let hits = extra
             .iter()
             .fold(_mm_or_si128(letter, within(v, b'0', b'9')), |hits, &b| {
                 _mm_or_si128(hits, _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)))
@@ -112,54 +124,11 @@ fn base64_alphabet_mask_sse2(block: &[u8; 64]) -> u64 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub fn base64_alphabet_mask(block: &[u8; 64]) -> u64 {
+fn alphanumeric_or_mask(block: &[u8; 64], extra: &[u8]) -> u64 {
     block
         .iter()
         .enumerate()
-        .filter(|(_, &b)| b.is_ascii_alphanumeric() || b"+/-_".contains(&b))
-        .fold(0, |mask, (i, _)| mask | 1 << i)
-}
-
-/// Bit `i` is set where `block[i]` is an ASCII letter or digit.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-fn alphanumeric_mask(block: &[u8; 64]) -> u64 {
-    // SAFETY: SSE2 is part of the x86_64 baseline; every x86_64 CPU has it.
-    unsafe { alphanumeric_mask_sse2(block) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-#[allow(unsafe_code)]
-fn alphanumeric_mask_sse2(block: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8,
-    };
-    // Signed compares: bytes from 0x80 are negative and fall outside every range.
-    let within = |v: __m128i, lo: u8, hi: u8| {
-        _mm_and_si128(
-            _mm_cmpgt_epi8(v, _mm_set1_epi8(lo as i8 - 1)),
-            _mm_cmplt_epi8(v, _mm_set1_epi8(hi as i8 + 1)),
-        )
-    };
-    let mut mask = 0u64;
-    for (k, lane) in block.chunks_exact(16).enumerate() {
-        // SAFETY: `lane` is 16 readable bytes; the load has no alignment requirement.
-        let v = unsafe { _mm_loadu_si128(lane.as_ptr().cast::<__m128i>()) };
-        let letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'z');
-        let hits = _mm_or_si128(letter, within(v, b'0', b'9'));
-        mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (16 * k);
-    }
-    mask
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn alphanumeric_mask(block: &[u8; 64]) -> u64 {
-    block
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.is_ascii_alphanumeric())
+        .filter(|(_, b)| b.is_ascii_alphanumeric() || extra.contains(b))
         .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
