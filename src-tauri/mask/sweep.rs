@@ -176,8 +176,9 @@ impl<'a> Occurrences<'a> {
     }
 }
 
-/// The search for the originals that do not begin with a letter or digit: a few patterns,
-/// searched once, so quick to build matters as much as quick to run. Up to a few dozen patterns a packed (Teddy)
+/// The search for the originals the word lookup leaves (an edge that is not a letter or
+/// digit, or too many lengths for one first word): a few patterns, searched once, so quick to
+/// build matters as much as quick to run. Up to a few dozen patterns a packed (Teddy)
 /// searcher needs no automaton at all; beyond that, a contiguous NFA.
 enum Sweep {
     Packed(packed::Searcher),
