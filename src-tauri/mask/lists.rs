@@ -3,9 +3,9 @@
 //! case-insensitive, whole words, never regexes (a `.` or `(` in an entry is that
 //! character). Entries are searched once per scan over the lower-cased text the engine's
 //! word anchors already use, nearly all by a word of theirs looked up at each word of the
-//! text (`AlwaysSearch`), so thousands of entries cost one pass. **Never mask**: values that must stay readable (a public bucket, AWS's documentation
-//! examples); applied after every other rule, so the list always wins where the value stands
-//! on its own.
+//! text (`AlwaysSearch`), so thousands of entries cost one pass. **Never mask**: values that
+//! must stay readable (a public bucket, AWS's documentation examples); applied after every
+//! other rule, so the list always wins where the value stands on its own.
 
 use std::collections::HashSet;
 use std::ops::Range;
