@@ -57,6 +57,20 @@ impl Gateway {
     fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
+
+    /// The access log once it holds `line`, or as it is after a few seconds: nginx writes a
+    /// request's line when it finalises the request, which can be just after the client has
+    /// read the last byte of the answer.
+    fn access_log_holding(&self, line: &str) -> String {
+        for _ in 0..50 {
+            let log = self.access_log();
+            if log.contains(line) {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.access_log()
+    }
 }
 
 impl Drop for Gateway {
@@ -212,13 +226,9 @@ async fn claude_code_through_maskgate_and_the_gateway_carries_the_credential_and
         );
     }
     assert_no_original_in(&upstream.recorder.everything());
-    assert!(
-        gateway
-            .access_log()
-            .contains("POST /claude-proxy/v1/messages?beta=true 200"),
-        "{}",
-        gateway.access_log()
-    );
+    let line = "POST /claude-proxy/v1/messages?beta=true 200";
+    let log = gateway.access_log_holding(line);
+    assert!(log.contains(line), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -342,13 +352,9 @@ async fn https_to_the_gateway_verifies_its_certificate_against_the_configured_ca
     assert_eq!(answer.status(), 200);
     let text = answer.text().await.expect("body");
     assert!(text.contains("i-0a1b2c3d4e5f67890"), "{text}");
-    assert!(
-        gateway
-            .access_log()
-            .contains("HTTP/2.0 consumer=team-platform"),
-        "{}",
-        gateway.access_log()
-    );
+    let line = "HTTP/2.0 consumer=team-platform";
+    let log = gateway.access_log_holding(line);
+    assert!(log.contains(line), "{log}");
     assert_no_original_in(&upstream.recorder.everything());
 }
 
