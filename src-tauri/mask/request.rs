@@ -48,7 +48,7 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     engine.scan(text, &mut scratch, &mut findings);
     let hidden = std::mem::take(&mut scratch.hidden);
     let findings = with_encoded(engine, text, findings, &mut scratch);
-    let findings = engine.drop_never_masked(text, sweep(engine, text, findings, &hidden));
+    let findings = settle(engine, text, findings, &hidden);
     let mut minter = Minter::new(engine, findings.len());
     let mut output = String::with_capacity(text.len());
     let mut copied = 0;
@@ -106,8 +106,7 @@ fn mask_with(
         (walk, findings, hidden)
     };
     let findings = with_encoded(engine, &walk.text, findings, &mut buffers.scan);
-    let findings =
-        engine.drop_never_masked(&walk.text, sweep(engine, &walk.text, findings, &hidden));
+    let findings = settle(engine, &walk.text, findings, &hidden);
 
     // Number tokens in walk order, then splice replacements in byte order. Tokens need no
     // escaping, so each span is replaced in the raw JSON text it was decoded from.
@@ -197,6 +196,45 @@ fn with_encoded(
 ) -> Vec<Finding> {
     let findings = merge(findings, percent::findings(engine, text, scratch));
     merge(findings, base64_text::findings(engine, text, scratch))
+}
+
+/// The spans that become tokens: the scan's `findings` with every other occurrence of what
+/// context revealed (`sweep`), less what the never-mask list keeps readable, each clear of
+/// the digits after it.
+fn settle(engine: &Engine, text: &str, findings: Vec<Finding>, hidden: &[Finding]) -> Vec<Finding> {
+    clear_of_digits(
+        text,
+        engine.drop_never_masked(text, sweep(engine, text, findings, hidden)),
+    )
+}
+
+/// `findings` (in order, not overlapping) with each one that a digit follows extended over
+/// the digits, and over any finding those digits run into. A token ends in its number, so
+/// a token followed by a digit would read as another, longer number (`ARN_001` + `2` is
+/// `ARN_0012`) and never be restored. A finding ends before a digit where a length cap
+/// stopped it (an ARN's 2,048 characters), where a user's pattern or list entry does, or
+/// where the never-mask list split a run. The digits become part of the original: more is
+/// masked, never less.
+fn clear_of_digits(text: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
+    let t = text.as_bytes();
+    let followed_by_digit = |f: &Finding| t.get(f.span.end).is_some_and(u8::is_ascii_digit);
+    if !findings.iter().any(followed_by_digit) {
+        return findings;
+    }
+    let mut cleared: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings.drain(..) {
+        match cleared.last_mut() {
+            Some(last) if f.span.start < last.span.end => {
+                last.span.end = last.span.end.max(f.span.end)
+            }
+            _ => cleared.push(f),
+        }
+        let last = cleared.last_mut().expect("just pushed or extended");
+        while t.get(last.span.end).is_some_and(u8::is_ascii_digit) {
+            last.span.end += 1;
+        }
+    }
+    cleared
 }
 
 /// The plain scan's `findings` and those of a decoded form of its text together, in order.
@@ -532,6 +570,50 @@ mod tests {
         let out = String::from_utf8(masked.output).expect("utf8");
         assert!(out.contains(r#""content":"TICKET 1""#), "{out}");
         assert!(out.contains(r#""content":"END TICKET_001""#), "{out}");
+    }
+
+    /// Found by the fuzzer: an ARN stopped by its 2,048-character cap, with a digit after it.
+    #[test]
+    fn no_token_runs_into_the_digits_after_it() {
+        let long_arn = format!("arn:aws:iam::123456789012:role/{}", "a1/".repeat(700));
+        let cut = long_arn[..2048].to_owned();
+        let custom = [
+            CustomPattern {
+                name: "build".into(),
+                regex: "build-[a-z]+".into(),
+                token_prefix: "BUILD".into(),
+            },
+            CustomPattern {
+                name: "rack".into(),
+                regex: "[0-9]{2}x".into(),
+                token_prefix: "RACK".into(),
+            },
+        ];
+        let engine = Engine::new(|_| true, &custom).expect("compiles");
+        for (content, original) in [
+            (format!("{cut}2 and 7"), format!("{cut}2")),
+            // The digits run into another finding (`34x`): one token covers both.
+            ("build-abc1234x ok".to_owned(), "build-abc1234x".to_owned()),
+            (
+                "build-abc2024 and build-abc".to_owned(),
+                "build-abc2024".to_owned(),
+            ),
+        ] {
+            let body =
+                serde_json::json!({"messages": [{"role": "user", "content": content}]}).to_string();
+            let (masked, _) = mask_json(&engine, body.as_bytes()).expect("valid");
+            let out = String::from_utf8(masked.output).expect("utf8");
+            let first = &masked.table.entries()[0];
+            assert_eq!(first.original, original, "{out}");
+            assert!(out.contains(&format!("\"{} ", first.token)), "{out}");
+            let restorer = crate::restore::Restorer::new(&masked.table);
+            assert_eq!(
+                restorer.restore(&out, crate::restore::Escaping::JsonString),
+                body
+            );
+            let plain = mask_text(&engine, &content);
+            assert_eq!(plain.table.entries()[0].original, original);
+        }
     }
 
     #[test]
