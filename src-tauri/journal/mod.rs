@@ -163,9 +163,17 @@ pub struct SessionCounts {
 /// the user expects the memory back).
 static MEMORY_RELEASE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
-/// Sets what [`Journal::clear`] calls once the records are gone; the first call wins.
+/// Sets what [`release_memory`] calls; the first call wins.
 pub fn set_memory_release(release: fn()) {
     let _ = MEMORY_RELEASE.set(release);
+}
+
+/// Hands the memory the allocator keeps back to the system, if the program said how: after
+/// [`Journal::clear`], and when the proxy is quiet.
+pub fn release_memory() {
+    if let Some(release) = MEMORY_RELEASE.get() {
+        release();
+    }
 }
 
 /// What listeners hear.
@@ -215,14 +223,22 @@ struct Entry {
 impl ExchangeRecord {
     /// What this record counts against the journal's byte bound: the masked request, the
     /// answer, and the token table (a long session's thousands of identifiers weigh as much
-    /// as its text).
+    /// as its text), as the memory they take (a growing answer's room included).
     fn held_bytes(&self) -> usize {
         let tokens: usize = (self.tokens.iter())
             .map(|e| {
-                std::mem::size_of::<TokenEntry>() + e.token.len() + e.original.len() + e.kind.len()
+                std::mem::size_of::<TokenEntry>()
+                    + e.token.capacity()
+                    + e.original.capacity()
+                    + e.kind.capacity()
             })
             .sum();
-        self.masked_request.len() + self.response.len() + self.masked_response.len() + tokens
+        self.masked_request.len() + self.answer_bytes() + tokens
+    }
+
+    /// The memory the kept answer takes, both forms.
+    fn answer_bytes(&self) -> usize {
+        self.response.capacity() + self.masked_response.capacity()
     }
 }
 
@@ -331,9 +347,7 @@ impl Journal {
             self.held.fetch_sub(record.held_bytes(), Ordering::Relaxed);
         }
         drop(cleared);
-        if let Some(release) = MEMORY_RELEASE.get() {
-            release();
-        }
+        release_memory();
         let _ = self.events.send(JournalEvent::Cleared);
     }
 
@@ -461,11 +475,12 @@ impl JournalEntry {
             } else {
                 (0, 0)
             };
+            let before = record.answer_bytes();
             record.response.push_str(&text[..kept_text]);
             record
                 .masked_response
                 .extend_from_slice(&received[..kept_masked]);
-            let added = kept_text + kept_masked;
+            let added = record.answer_bytes() - before;
             if added > 0 {
                 self.journal.held.fetch_add(added, Ordering::Relaxed);
             }
@@ -688,8 +703,12 @@ mod tests {
             record.tokens = Arc::clone(&tokens);
             journal.start(record);
         }
-        // Each table holds about 0.23 MiB (the entries and their text): four fit in one MiB.
-        assert_eq!(journal.summaries().len(), 4);
+        // Each record holds about 0.25 MiB (the entries and the memory of their text).
+        let mut record = ExchangeRecord::new("POST", "/v1/messages");
+        record.tokens = tokens;
+        let table = record.held_bytes();
+        assert!(table > MIB / 5, "{table}");
+        assert_eq!(journal.summaries().len(), MIB / table);
         assert!(journal.held.load(Ordering::Relaxed) <= MIB);
     }
 

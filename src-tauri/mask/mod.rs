@@ -23,3 +23,4 @@ pub use request::{
     mask_json, mask_json_into, mask_json_with_threads, mask_text, BodyFacts, MaskError, Masked,
 };
 pub use tokens::{TokenEntry, TokenTable};
+pub use working::release as release_working_memory;

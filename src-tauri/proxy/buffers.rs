@@ -40,6 +40,12 @@ impl BufferPool {
         buffer
     }
 
+    /// Hands every kept buffer back to the allocator.
+    pub fn release(&self) {
+        let released = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(released);
+    }
+
     /// An empty buffer for a request body of `at_least` bytes, back to this pool when dropped.
     pub fn take_for_body(&self, at_least: usize) -> BodyBuffer {
         BodyBuffer {

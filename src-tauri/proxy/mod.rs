@@ -11,6 +11,7 @@ mod exchange;
 pub mod guard;
 pub mod health;
 pub mod listener;
+mod quiet;
 pub mod server;
 pub mod tls;
 pub mod upstream;
@@ -174,6 +175,7 @@ pub struct Proxy {
     config: ArcSwap<ProxyConfig>,
     journal: Arc<Journal>,
     buffers: BufferPool,
+    activity: quiet::Activity,
     learn: std::sync::OnceLock<LearnHook>,
 }
 
@@ -193,6 +195,7 @@ impl Proxy {
             config: ArcSwap::from_pointee(config),
             journal,
             buffers: BufferPool::default(),
+            activity: quiet::Activity::default(),
             learn: std::sync::OnceLock::new(),
         })
     }
@@ -223,6 +226,20 @@ impl Proxy {
     /// Buffers for request bodies and masked outputs.
     pub fn buffers(&self) -> &BufferPool {
         &self.buffers
+    }
+
+    /// The exchanges in flight: memory kept between them is released once none has run for
+    /// a while.
+    pub fn activity(&self) -> &quiet::Activity {
+        &self.activity
+    }
+
+    /// Hands back what is kept for the next requests: pooled buffers, the masking's working
+    /// memory, and the allocator's free pages.
+    fn release_kept_memory(&self) {
+        self.buffers.release();
+        crate::mask::release_working_memory();
+        crate::journal::release_memory();
     }
 }
 
@@ -308,7 +325,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     check_exposure(listener.local_addr()?, &proxy.config().guard)?;
-    serve_router(listener, server::router(proxy), limits, tls, shutdown).await
+    let router = server::router(Arc::clone(&proxy));
+    let release = || proxy.release_kept_memory();
+    tokio::select! {
+        served = serve_router(listener, router, limits, tls, shutdown) => served,
+        never = proxy.activity().release_when_quiet(release) => match never {},
+    }
 }
 
 /// Serves the metrics alone (see [`server::metrics_router`]) until `shutdown` resolves.

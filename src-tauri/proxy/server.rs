@@ -93,6 +93,7 @@ fn metrics_answer(journal: &Journal) -> Response {
 
 /// One exchange: path → body → mask → forward → answer.
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let _busy = proxy.activity().busy();
     let (parts, body) = request.into_parts();
     let mut exchange = Exchange::begin(&proxy, parts.method.as_str(), &parts.uri);
     if let Err(refusal) = exchange
