@@ -212,9 +212,8 @@ fn settle(engine: &Engine, text: &str, findings: Vec<Finding>, hidden: &[Finding
 /// the digits, and over any finding those digits run into. A token ends in its number, so
 /// a token followed by a digit would read as another, longer number (`ARN_001` + `2` is
 /// `ARN_0012`) and never be restored. A finding ends before a digit where a length cap
-/// stopped it (an ARN's 2,048 characters), where a user's pattern or list entry does, or
-/// where the never-mask list split a run. The digits become part of the original: more is
-/// masked, never less.
+/// stopped it (an ARN's 2,048 characters) and where a user's pattern or list entry ends
+/// so. The digits become part of the original: more is masked, never less.
 fn clear_of_digits(text: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
     let t = text.as_bytes();
     let followed_by_digit = |f: &Finding| t.get(f.span.end).is_some_and(u8::is_ascii_digit);
