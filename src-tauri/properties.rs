@@ -78,7 +78,7 @@ proptest! {
         let engine = Engine::with_all_builtins();
         let masked = mask_text(&engine, &input);
         for entry in masked.table.entries().iter().filter(|e| e.kind != TOKEN_TEXT_KIND) {
-            prop_assert!(!masked.output.contains(&entry.original), "{} left in {}", entry.original, masked.output);
+            prop_assert!(!masked.output.contains(entry.original), "{} left in {}", entry.original, masked.output);
         }
     }
 
@@ -98,7 +98,7 @@ proptest! {
         let (masked, _) = mask_json(&engine, body.as_bytes()).expect("valid JSON");
         let output = String::from_utf8(masked.output).expect("utf8");
         for entry in masked.table.entries().iter().filter(|e| e.kind != TOKEN_TEXT_KIND) {
-            prop_assert!(!output.contains(&entry.original), "{} left in {}", entry.original, output);
+            prop_assert!(!output.contains(entry.original), "{} left in {}", entry.original, output);
         }
         let restorer = Restorer::new(&masked.table);
         prop_assert_eq!(restorer.restore(&output, Escaping::JsonString), body.as_str());
@@ -161,7 +161,7 @@ proptest! {
         let first = mask_text(&engine, &input);
         let originals: Vec<&str> = first.table.entries().iter()
             .filter(|e| e.kind != TOKEN_TEXT_KIND)
-            .map(|e| e.original.as_str())
+            .map(|e| e.original)
             .collect();
         prop_assume!(!originals.is_empty());
         let kept = pick.get(&originals).to_ascii_uppercase();
@@ -210,8 +210,8 @@ proptest! {
         // stood bare, seen now inside an ARN) masks it there too: the prefix changes, by design.
         let short_text = String::from_utf8_lossy(&short.output).into_owned();
         let revealed = long.table.entries().iter().any(|e| {
-            crate::mask::catalog::kind(&e.kind).is_some_and(|k| k.spread.reaches(&e.original))
-                && short_text.contains(&e.original)
+            crate::mask::catalog::kind(e.kind).is_some_and(|k| k.spread.reaches(e.original))
+                && short_text.contains(e.original)
         });
         prop_assume!(!revealed);
         let prefix = &short.output[..short.output.len() - 2];

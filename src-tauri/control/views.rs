@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::journal::{ExchangeRecord, RecordSummary};
 use crate::mask::catalog::CATALOG;
 use crate::mask::engine::TOKEN_TEXT_KIND;
-use crate::mask::{mask_text, AlwaysMask, CustomPattern, Engine, EngineError, TokenEntry};
+use crate::mask::{mask_text, AlwaysMask, CustomPattern, Engine, EngineError};
 use crate::proxy::guard::TOKEN_HEADER;
 use crate::settings::{claude_code, AnthropicKey, Attachments, GatewayAuth, Policy, Settings};
 
@@ -162,8 +162,9 @@ pub fn previous_turn(record: &ExchangeRecord, earlier: &[(u64, Bytes)]) -> Optio
 /// from the masked request, so it never holds an original.
 #[derive(Serialize)]
 pub struct TokenView {
-    #[serde(flatten)]
-    entry: TokenEntry,
+    token: String,
+    original: String,
+    kind: String,
     label: String,
     context: String,
 }
@@ -180,9 +181,11 @@ impl ExchangeDetail {
             .tokens
             .iter()
             .map(|entry| TokenView {
-                label: category_label(&entry.kind),
-                context: context_before(&masked_request, &entry.token),
-                entry: entry.clone(),
+                label: category_label(entry.kind),
+                context: context_before(&masked_request, entry.token),
+                token: entry.token.to_owned(),
+                original: entry.original.to_owned(),
+                kind: entry.kind.to_owned(),
             })
             .collect();
         ExchangeDetail {
@@ -228,8 +231,7 @@ fn unminted_tokens(record: &ExchangeRecord) -> Vec<String> {
         regex::Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_(?:[0-9]{3}|[1-9][0-9]{3,9})\b")
             .expect("a valid pattern")
     });
-    let minted: std::collections::HashSet<&str> =
-        record.tokens.iter().map(|e| e.token.as_str()).collect();
+    let minted: std::collections::HashSet<&str> = record.tokens.iter().map(|e| e.token).collect();
     let prefixes: std::collections::HashSet<&str> = (CATALOG.iter().map(|k| k.token_prefix))
         .chain((record.tokens.iter()).filter_map(|e| e.token.rsplit_once('_').map(|(p, _)| p)))
         .collect();
@@ -462,11 +464,9 @@ mod tests {
     #[test]
     fn tokens_the_model_wrote_but_the_request_never_minted_are_flagged() {
         let mut record = ExchangeRecord::new("POST", "/v1/messages");
-        record.tokens = std::sync::Arc::from(vec![TokenEntry {
-            token: "EC2_INSTANCE_001".into(),
-            original: "i-0a1b2c3d4e5f67890".into(),
-            kind: "ec2_instance".into(),
-        }]);
+        let mut table = crate::mask::TokenTable::default();
+        table.token_for("EC2_INSTANCE", "ec2_instance", "i-0a1b2c3d4e5f67890");
+        record.tokens = std::sync::Arc::new(table.into_entries());
         // Pieces as a stream brings them: a minted token, an unminted one split over three
         // deltas, one in a tool's input, and words of the shape that no category uses.
         let deltas = [

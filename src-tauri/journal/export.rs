@@ -157,7 +157,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::mask::TokenEntry;
+    use crate::mask::TokenTable;
 
     /// A streamed exchange as the proxy records it: the masked request, the upstream's masked
     /// answer, and the restored answer and token table that must stay out of an export.
@@ -179,11 +179,9 @@ mod tests {
         r.response =
             "event: content_block_delta\ndata: {\"delta\":{\"text\":\"i-0a1b2c3d4e5f67890\"}}\n\n"
                 .into();
-        r.tokens = Arc::from(vec![TokenEntry {
-            token: "EC2_INSTANCE_001".into(),
-            original: "i-0a1b2c3d4e5f67890".into(),
-            kind: "ec2_instance".into(),
-        }]);
+        let mut table = TokenTable::default();
+        table.token_for("EC2_INSTANCE", "ec2_instance", "i-0a1b2c3d4e5f67890");
+        r.tokens = Arc::new(table.into_entries());
         r.counts.insert("ec2_instance".into(), 1);
         r
     }

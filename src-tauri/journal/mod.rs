@@ -21,7 +21,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::mask::TokenEntry;
+use crate::mask::MintedTokens;
 use crate::restore::Usage;
 
 /// How far an exchange got.
@@ -83,7 +83,7 @@ pub struct ExchangeRecord {
     /// The request body exactly as it left the machine.
     pub masked_request: Bytes,
     /// Token → original of this request.
-    pub tokens: Arc<[TokenEntry]>,
+    pub tokens: Arc<MintedTokens>,
     /// The answer as the client received it (restored), up to [`RESPONSE_KEEP`] bytes.
     pub response: String,
     /// The answer as the upstream sent it, before restoring (masked: what crossed the
@@ -225,15 +225,7 @@ impl ExchangeRecord {
     /// answer, and the token table (a long session's thousands of identifiers weigh as much
     /// as its text), as the memory they take (a growing answer's room included).
     fn held_bytes(&self) -> usize {
-        let tokens: usize = (self.tokens.iter())
-            .map(|e| {
-                std::mem::size_of::<TokenEntry>()
-                    + e.token.capacity()
-                    + e.original.capacity()
-                    + e.kind.capacity()
-            })
-            .sum();
-        self.masked_request.len() + self.answer_bytes() + tokens
+        self.masked_request.len() + self.answer_bytes() + self.tokens.held_bytes()
     }
 
     /// The memory the kept answer takes, both forms.
@@ -619,7 +611,7 @@ impl ExchangeRecord {
             attachments: 0,
             usage: None,
             masked_request: Bytes::new(),
-            tokens: Arc::from(Vec::new()),
+            tokens: Arc::default(),
             response: String::new(),
             masked_response: Vec::new(),
             error: None,
@@ -631,6 +623,7 @@ impl ExchangeRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mask::TokenTable;
 
     const MIB: usize = 1 << 20;
 
@@ -690,24 +683,21 @@ mod tests {
     #[test]
     fn token_tables_count_against_the_same_byte_bound() {
         let journal = new_journal(100, MIB, None);
-        let entries: Vec<TokenEntry> = (0..2000)
-            .map(|n| TokenEntry {
-                token: format!("EC2_INSTANCE_{n:03}"),
-                original: format!("i-{n:017x}"),
-                kind: "ec2_instance".into(),
-            })
-            .collect();
-        let tokens: Arc<[TokenEntry]> = Arc::from(entries);
+        let mut table = TokenTable::default();
+        for n in 0..4000 {
+            table.token_for("EC2_INSTANCE", "ec2_instance", &format!("i-{n:017x}"));
+        }
+        let tokens = Arc::new(table.into_entries());
         for _ in 0..8 {
             let mut record = ExchangeRecord::new("POST", "/v1/messages");
             record.tokens = Arc::clone(&tokens);
             journal.start(record);
         }
-        // Each record holds about 0.25 MiB (the entries and the memory of their text).
+        // Each record holds about 0.25 MiB: at least the text of its tokens and originals.
         let mut record = ExchangeRecord::new("POST", "/v1/messages");
         record.tokens = tokens;
         let table = record.held_bytes();
-        assert!(table > MIB / 5, "{table}");
+        assert!(table >= 4000 * ("EC2_INSTANCE_0001".len() + 19), "{table}");
         assert_eq!(journal.summaries().len(), MIB / table);
         assert!(journal.held.load(Ordering::Relaxed) <= MIB);
     }
@@ -782,11 +772,9 @@ mod tests {
         let path = dir.path().join("audit.jsonl");
         let journal = new_journal(8, MIB, Some(path.clone()));
         let mut record = ExchangeRecord::new("POST", "/v1/messages");
-        record.tokens = Arc::from(vec![TokenEntry {
-            token: "VPC_001".into(),
-            original: "vpc-0123abcd".into(),
-            kind: "vpc".into(),
-        }]);
+        let mut table = TokenTable::default();
+        table.token_for("VPC", "vpc", "vpc-0123abcd");
+        record.tokens = Arc::new(table.into_entries());
         let entry = journal.start(record);
         entry.update(|r| {
             r.outcome = Outcome::Completed;

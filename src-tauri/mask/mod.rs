@@ -22,5 +22,5 @@ pub use lists::{AlwaysMask, KnownValue, Lists};
 pub use request::{
     mask_json, mask_json_into, mask_json_with_threads, mask_text, BodyFacts, MaskError, Masked,
 };
-pub use tokens::{TokenEntry, TokenTable};
+pub use tokens::{MintedTokens, TokenEntry, TokenTable};
 pub use working::release as release_working_memory;

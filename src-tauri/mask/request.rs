@@ -55,7 +55,7 @@ pub fn mask_text(engine: &Engine, text: &str) -> Masked<String> {
     for f in &findings {
         output.push_str(&text[copied..f.span.start]);
         let entry = minter.mint(f, text);
-        output.push_str(&minter.table.entries()[entry].token);
+        output.push_str(minter.table.token(entry));
         copied = f.span.end;
     }
     output.push_str(&text[copied..]);
@@ -123,15 +123,15 @@ fn mask_with(
         edits.push((walk.raw_span(string, f.span.clone()), entry));
     }
     edits.sort_unstable_by_key(|(range, _)| range.start);
-    let tokens = minter.table.entries();
+    let table = &minter.table;
     let removed: usize = edits.iter().map(|(range, _)| range.len()).sum();
-    let inserted: usize = edits.iter().map(|&(_, e)| tokens[e].token.len()).sum();
+    let inserted: usize = edits.iter().map(|&(_, e)| table.token(e).len()).sum();
     output.clear();
     output.reserve(body.len() - removed + inserted);
     let mut copied = 0;
     for (range, entry) in &edits {
         output.extend_from_slice(&body[copied..range.start]);
-        output.extend_from_slice(tokens[*entry].token.as_bytes());
+        output.extend_from_slice(table.token(*entry).as_bytes());
         copied = range.end;
     }
     output.extend_from_slice(&body[copied..]);
@@ -285,8 +285,8 @@ mod tests {
     fn tools_then_system_then_messages_decide_numbering() {
         let body = r#"{"messages":[{"role":"user","content":"vpc-bbbbbbbb"}],"system":"vpc-aaaaaaaa","tools":[{"name":"t","description":"vpc-cccccccc"}]}"#;
         let (out, table) = mask(body);
-        assert_eq!(table.entries()[0].original, "vpc-cccccccc");
-        assert_eq!(table.entries()[1].original, "vpc-aaaaaaaa");
+        assert_eq!(table.entries().original(0), "vpc-cccccccc");
+        assert_eq!(table.entries().original(1), "vpc-aaaaaaaa");
         assert!(out.contains(r#""content":"VPC_003""#), "{out}");
     }
 
@@ -373,7 +373,7 @@ mod tests {
         let (out, table) = mask(body);
         assert!(!out.contains("123456789012"), "{out}");
         // Numbered by first occurrence: the bare mention in the system prompt comes first.
-        assert_eq!(table.entries()[0].original, "123456789012");
+        assert_eq!(table.entries().original(0), "123456789012");
         assert!(
             out.contains(r#""system":"billed to AWS_ACCOUNT_001""#),
             "{out}"
@@ -397,11 +397,7 @@ mod tests {
         ] {
             assert!(!out.contains(leaked), "{leaked}: {out}");
         }
-        let originals: Vec<&str> = table
-            .entries()
-            .iter()
-            .map(|e| e.original.as_str())
-            .collect();
+        let originals: Vec<&str> = table.entries().iter().map(|e| e.original).collect();
         assert!(
             originals.contains(&"arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FDeploy"),
             "{originals:?}"
@@ -431,7 +427,7 @@ mod tests {
         let kinds: Vec<(&str, &str)> = table
             .entries()
             .iter()
-            .map(|e| (e.kind.as_str(), e.original.as_str()))
+            .map(|e| (e.kind, e.original))
             .collect();
         assert!(
             kinds.contains(&("secret_access_key", secret.as_str())),
@@ -526,7 +522,7 @@ mod tests {
         let (out, table) = mask(
             r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","input":{"SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","OwnerId":"123456789012","KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}]}]}"#,
         );
-        let kinds: Vec<&str> = table.entries().iter().map(|e| e.kind.as_str()).collect();
+        let kinds: Vec<&str> = table.entries().iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,
             ["secret_access_key", "account_id", "kms_key"],
@@ -602,20 +598,20 @@ mod tests {
                 serde_json::json!({"messages": [{"role": "user", "content": content}]}).to_string();
             let (masked, _) = mask_json(&engine, body.as_bytes()).expect("valid");
             let out = String::from_utf8(masked.output).expect("utf8");
-            let first = &masked.table.entries()[0];
+            let first = masked.table.entries().first().expect("one entry");
             assert_eq!(first.original, original, "{out}");
             assert!(out.contains(&format!("\"{} ", first.token)), "{out}");
             // Every token stands clear of digits, so each one reads back as itself.
             let mut back = out.clone();
             for entry in masked.table.entries() {
                 assert_eq!(out.matches(&entry.token).count(), 1, "{out}");
-                let after = out.find(&entry.token).expect("counted") + entry.token.len();
+                let after = out.find(entry.token).expect("counted") + entry.token.len();
                 assert!(!out.as_bytes()[after].is_ascii_digit(), "{out}");
-                back = back.replace(&entry.token, &entry.original);
+                back = back.replace(entry.token, entry.original);
             }
             assert_eq!(back, body);
             let plain = mask_text(&engine, &content);
-            assert_eq!(plain.table.entries()[0].original, original);
+            assert_eq!(plain.table.entries().original(0), original);
         }
     }
 

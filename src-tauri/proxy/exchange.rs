@@ -170,9 +170,8 @@ impl Exchange {
         // The restorer looks tokens up by prefix and number: built in one pass over the
         // entries the journal shares with it.
         let config = &self.config;
-        let restorer = Restorer::restoring(Arc::clone(&self.record.tokens), |e| {
-            config.restores(&e.kind)
-        });
+        let restorer =
+            Restorer::restoring(Arc::clone(&self.record.tokens), |e| config.restores(e.kind));
         let entry = self.proxy.journal().start(self.record);
         let upstream = Arc::clone(&self.config.upstream);
         let sent = upstream

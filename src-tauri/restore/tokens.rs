@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::mask::{TokenEntry, TokenTable};
+use crate::mask::{MintedTokens, TokenEntry, TokenTable};
 
 /// How an original is written back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ const MAX_DIGITS: usize = 10;
 /// The restore side of one request's token table.
 pub struct Restorer {
     /// The request's entries, shared with its journal record.
-    entries: Arc<[TokenEntry]>,
+    entries: Arc<MintedTokens>,
     /// Each token prefix, longest first, with the entry of each of its numbers (index
     /// `number - 1`), or [`NOT_RESTORED`].
     prefixes: Vec<(String, Vec<u32>)>,
@@ -42,14 +42,14 @@ pub struct Restorer {
 
 impl Restorer {
     pub fn new(table: &TokenTable) -> Restorer {
-        Restorer::restoring(Arc::from(table.entries()), |_| true)
+        Restorer::restoring(Arc::new(table.entries().clone()), |_| true)
     }
 
     /// Restores the entries `restores` accepts (of one request's table): tokens left out
     /// stay in the answer.
     pub fn restoring(
-        entries: Arc<[TokenEntry]>,
-        restores: impl Fn(&TokenEntry) -> bool,
+        entries: Arc<MintedTokens>,
+        restores: impl Fn(TokenEntry) -> bool,
     ) -> Restorer {
         let mut prefixes: Vec<(String, Vec<u32>)> = Vec::new();
         let mut longest = 0;
@@ -57,7 +57,7 @@ impl Restorer {
             if !restores(entry) {
                 continue;
             }
-            let Some((prefix, number)) = split_token(&entry.token) else {
+            let Some((prefix, number)) = split_token(entry.token) else {
                 debug_assert!(false, "a minted token has the token shape: {}", entry.token);
                 continue;
             };
@@ -144,7 +144,7 @@ impl Restorer {
     }
 
     fn push_original(&self, out: &mut String, entry: usize, escaping: Escaping) {
-        let original = &self.entries[entry].original;
+        let original = self.entries.original(entry);
         match escaping {
             Escaping::Raw => out.push_str(original),
             Escaping::JsonString => {
@@ -365,7 +365,7 @@ mod tests {
         let mut table = TokenTable::default();
         table.token_for("VPC", "vpc", "vpc-12345678");
         table.token_for("ACCOUNT", "account", "123456789012");
-        let r = Restorer::restoring(Arc::from(table.entries()), |e| e.kind != "account");
+        let r = Restorer::restoring(Arc::new(table.into_entries()), |e| e.kind != "account");
         assert_eq!(
             r.restore("VPC_001 in ACCOUNT_001", Escaping::Raw),
             "vpc-12345678 in ACCOUNT_001"

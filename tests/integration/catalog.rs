@@ -637,10 +637,10 @@ fn findings(engine: &Engine, text: &str) -> Vec<(String, String)> {
             .table
             .entries()
             .iter()
-            .filter_map(|e| rest.find(&e.token).map(|at| (at, e)))
+            .filter_map(|e| rest.find(e.token).map(|at| (at, e)))
             .min_by_key(|(at, e)| (*at, std::cmp::Reverse(e.token.len())));
         let Some((at, entry)) = next else { break };
-        found.push((entry.original.clone(), entry.kind.clone()));
+        found.push((entry.original.to_owned(), entry.kind.to_owned()));
         rest = &rest[at + entry.token.len()..];
     }
     found

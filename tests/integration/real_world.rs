@@ -236,12 +236,7 @@ fn every_identifier_in_real_tool_output_is_masked_and_restored() {
     for fixture in FIXTURES {
         let text = read(fixture.file);
         let masked = mask_text(&engine, &text);
-        let originals: Vec<&str> = masked
-            .table
-            .entries()
-            .iter()
-            .map(|e| e.original.as_str())
-            .collect();
+        let originals: Vec<&str> = masked.table.entries().iter().map(|e| e.original).collect();
         for wanted in fixture.masked {
             assert!(
                 originals.contains(wanted),
