@@ -78,11 +78,13 @@ async fn three_hundred_streams_with_idle_slow_and_cut_clients() {
     let deadline = Instant::now() + Duration::from_secs(soak_secs());
     let done = Arc::new(AtomicUsize::new(0));
     let bad = Arc::new(AtomicUsize::new(0));
+    let first_bad = Arc::new(std::sync::Mutex::new(None::<String>));
     let mut workers = Vec::new();
     for worker in 0..CONCURRENT {
         let (client, url, body, expected) =
             (client.clone(), url.clone(), body.clone(), expected.clone());
         let (done, bad, address) = (Arc::clone(&done), Arc::clone(&bad), headless.address);
+        let first_bad = Arc::clone(&first_bad);
         workers.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 match worker % 30 {
@@ -107,13 +109,18 @@ async fn three_hundred_streams_with_idle_slow_and_cut_clients() {
                     }
                     _ => {
                         let text = match client.post(&url).json(&body).send().await {
-                            Ok(answer) => answer.text().await.unwrap_or_default(),
-                            Err(_) => String::new(),
+                            Ok(answer) => answer.text().await.map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
                         };
-                        if sse_text_and_json(&text).0 == expected {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            bad.fetch_add(1, Ordering::Relaxed);
+                        match text {
+                            Ok(text) if sse_text_and_json(&text).0 == expected => {
+                                done.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => {
+                                bad.fetch_add(1, Ordering::Relaxed);
+                                let mut first = first_bad.lock().expect("lock");
+                                first.get_or_insert_with(|| format!("{other:?}"));
+                            }
                         }
                     }
                 }
@@ -134,7 +141,12 @@ async fn three_hundred_streams_with_idle_slow_and_cut_clients() {
         exchanges > CONCURRENT,
         "only {exchanges} exchanges completed"
     );
-    assert_eq!(bad.load(Ordering::Relaxed), 0, "answers not restored");
+    assert_eq!(
+        bad.load(Ordering::Relaxed),
+        0,
+        "answers not restored, the first: {:?}",
+        first_bad.lock().expect("lock")
+    );
     assert_no_original_in(&upstream.recorder.everything());
 
     // Afterwards: descriptors back to the baseline, memory within the stated bound.
