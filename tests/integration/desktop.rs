@@ -391,6 +391,20 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
 
     // Settings: Kong credentials go to the keychain, never to a file.
     click(&client, "[data-tab=settings]").await;
+    // Opening the tab fills the form from the app; what is typed before that lands is reset.
+    eventually("the settings to load", || async {
+        let field = client
+            .find(Locator::Css("#gateway-form [name=upstream_url]"))
+            .await
+            .expect("upstream field");
+        field
+            .prop("value")
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|v| !v.is_empty())
+    })
+    .await;
     let form = client
         .form(Locator::Css("#gateway-form"))
         .await
