@@ -25,11 +25,11 @@ pub struct TokenEntry<'t> {
     pub kind: &'t str,
 }
 
-/// Where one entry's token and original stand in [`MintedTokens::text`] (the original
-/// right after the token), and its kind.
+/// Where one entry's token and original end in [`MintedTokens::text`], and its kind. The
+/// entries lie end to end, each token right before its original: an entry's token starts
+/// where the entry before it ends.
 #[derive(Debug, Clone, Copy)]
 struct Packed {
-    start: usize,
     token_end: usize,
     original_end: usize,
     kind: usize,
@@ -46,7 +46,7 @@ pub struct MintedTokens {
 impl MintedTokens {
     /// The entry at `at` (in minting order).
     pub fn get(&self, at: usize) -> Option<TokenEntry<'_>> {
-        self.entries.get(at).map(|p| self.unpack(p))
+        (at < self.len()).then(|| self.unpack(at))
     }
 
     pub fn first(&self) -> Option<TokenEntry<'_>> {
@@ -56,7 +56,7 @@ impl MintedTokens {
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             tokens: self,
-            packed: self.entries.iter(),
+            at: 0..self.len(),
         }
     }
 
@@ -76,18 +76,23 @@ impl MintedTokens {
             + self.kinds.iter().map(|k| k.len()).sum::<usize>()
     }
 
-    fn unpack(&self, p: &Packed) -> TokenEntry<'_> {
+    fn unpack(&self, at: usize) -> TokenEntry<'_> {
         TokenEntry {
-            token: &self.text[p.start..p.token_end],
-            original: &self.text[p.token_end..p.original_end],
-            kind: &self.kinds[p.kind],
+            token: self.token(at),
+            original: self.original(at),
+            kind: &self.kinds[self.entries[at].kind],
         }
+    }
+
+    /// Where the entry at `at` starts in `text`.
+    fn start(&self, at: usize) -> usize {
+        at.checked_sub(1)
+            .map_or(0, |before| self.entries[before].original_end)
     }
 
     /// The token of the entry at `at`; panics past the end, as indexing does.
     pub fn token(&self, at: usize) -> &str {
-        let p = &self.entries[at];
-        &self.text[p.start..p.token_end]
+        &self.text[self.start(at)..self.entries[at].token_end]
     }
 
     /// The original of the entry at `at`; panics past the end, as indexing does.
@@ -96,12 +101,13 @@ impl MintedTokens {
         &self.text[p.token_end..p.original_end]
     }
 
-    /// Appends an entry; `kind` is the index of its kind in `kinds`.
-    fn push(&mut self, token: Range<usize>, original: &str, kind: usize) {
+    /// Appends an entry whose token was just written at the end of `text`; `kind` is the
+    /// index of its kind in `kinds`.
+    fn push(&mut self, original: &str, kind: usize) {
+        let token_end = self.text.len();
         self.text.push_str(original);
         self.entries.push(Packed {
-            start: token.start,
-            token_end: token.end,
+            token_end,
             original_end: self.text.len(),
             kind,
         });
@@ -123,18 +129,18 @@ impl MintedTokens {
 /// The entries of a [`MintedTokens`], in minting order.
 pub struct Iter<'t> {
     tokens: &'t MintedTokens,
-    packed: std::slice::Iter<'t, Packed>,
+    at: Range<usize>,
 }
 
 impl<'t> Iterator for Iter<'t> {
     type Item = TokenEntry<'t>;
 
     fn next(&mut self) -> Option<TokenEntry<'t>> {
-        self.packed.next().map(|p| self.tokens.unpack(p))
+        self.at.next().map(|at| self.tokens.unpack(at))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.packed.size_hint()
+        self.at.size_hint()
     }
 }
 
@@ -218,12 +224,10 @@ impl TokenTable {
         }
         let kind = *last_kind;
         let text = &mut self.minted.text;
-        let start = text.len();
         text.push_str(prefix);
         write!(text, "_{:03}", *number).expect("writing to a String cannot fail");
-        let token = start..text.len();
         let at = self.minted.len();
-        self.minted.push(token, original, kind);
+        self.minted.push(original, kind);
         let minted = &self.minted;
         self.by_original
             .insert_unique(hash, at, |&at| FxBuildHasher.hash_one(minted.original(at)));
