@@ -431,25 +431,32 @@ async fn the_browser_dashboard_shows_live_masking_and_switches_kinds() {
 
     // Settings: shown, read-only (the headless gateway comes from the command line).
     click(&browser, "[data-tab=settings]").await;
-    eventually("the settings", || async {
+    let upstream_field = || async {
         browser
-            .find(Locator::Css("#gateway-fields"))
+            .find(Locator::Css("#gateway-form [name=upstream_url]"))
             .await
-            .expect("fieldset")
-            .attr("disabled")
+            .expect("field")
+            .prop("value")
             .await
-            .expect("attr")
-            .is_some()
+            .expect("value")
+            .unwrap_or_default()
+    };
+    eventually("the settings", || async {
+        !upstream_field().await.is_empty()
     })
     .await;
-    let upstream_field = browser
-        .find(Locator::Css("#gateway-form [name=upstream_url]"))
+    let fields_disabled = browser
+        .find(Locator::Css("#gateway-fields"))
         .await
-        .expect("field")
-        .prop("value")
+        .expect("fieldset")
+        .attr("disabled")
         .await
-        .expect("value")
-        .unwrap_or_default();
+        .expect("attr");
+    assert!(
+        fields_disabled.is_some(),
+        "the headless gateway is read-only"
+    );
+    let upstream_field = upstream_field().await;
     assert_eq!(upstream_field, upstream.url());
 
     // Retention: fewer exchanges kept, at once, and saved for the next start.

@@ -391,18 +391,17 @@ async fn the_app_shows_masked_requests_switches_kinds_and_keeps_secrets_in_the_k
 
     // Settings: Kong credentials go to the keychain, never to a file.
     click(&client, "[data-tab=settings]").await;
-    // Opening the tab fills the form from the app; what is typed before that lands is reset.
+    // The form can be edited once the app's stored settings have filled it.
     eventually("the settings to load", || async {
-        let field = client
-            .find(Locator::Css("#gateway-form [name=upstream_url]"))
+        let fields = client
+            .find(Locator::Css("#gateway-fields"))
             .await
-            .expect("upstream field");
-        field
-            .prop("value")
+            .expect("fieldset");
+        fields
+            .attr("disabled")
             .await
             .ok()
-            .flatten()
-            .is_some_and(|v| !v.is_empty())
+            .is_some_and(|a| a.is_none())
     })
     .await;
     let form = client

@@ -37,7 +37,12 @@ retentionForm.addEventListener('submit', async (e) => {
   }
 });
 
+/// Fills the gateway form from the stored settings. The fields stay disabled until the answer
+/// is in, so nothing the user types is overwritten by a late answer, and a save never sends a
+/// half-filled form.
 export async function loadSettings(): Promise<void> {
+  const fields = $<HTMLFieldSetElement>('#gateway-fields');
+  fields.disabled = true;
   await loadRetention();
   const view = await invoke<GatewayView>('gateway_settings');
   for (const name of TEXT_FIELDS) field<HTMLInputElement | HTMLSelectElement>(form, name).value = view[name] ?? '';
@@ -47,7 +52,7 @@ export async function loadSettings(): Promise<void> {
   const localToken = field(form, 'local_token');
   localToken.value = '';
   localToken.placeholder = view.local_token_set ? 'set — type to replace' : 'none';
-  $<HTMLFieldSetElement>('#gateway-fields').disabled = !view.editable;
+  fields.disabled = !view.editable;
   $('#gateway-readonly').hidden = view.editable;
 }
 
