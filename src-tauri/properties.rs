@@ -106,11 +106,15 @@ proptest! {
 
     #[test]
     fn scanning_in_parts_finds_what_one_scan_finds(
-        strings in prop::collection::vec((prose(), any::<bool>()), 1..12),
+        strings in prop::collection::vec((prop_oneof![
+            4 => prose(),
+            // A tag's key and value as walk text: anchors that run from a key into a value.
+            1 => prop::sample::select(&["Key", "Name", "Value"][..]).prop_map(str::to_owned),
+        ], any::<bool>()), 1..12),
         threads in 2usize..5,
     ) {
         // A walk text: strings ended as values or keys. Parts as small as one byte, so every
-        // string end can become a cut.
+        // value end can become a cut.
         let text: String = strings
             .iter()
             .map(|(s, key)| format!("{s}{}", if *key { KEY_END } else { STRING_END }))

@@ -303,9 +303,9 @@ impl Engine {
 
     /// The findings among the candidates of all parts of one [`SharedScan`], in any order:
     /// exactly those [`Engine::scan`] finds in the whole text. Each part finds the anchors
-    /// that start in it (no anchor runs across a string end, so none is cut in two), every
-    /// matcher still sees the whole text, and the overlaps are resolved here, over all parts
-    /// together.
+    /// that start in it (parts are cut only after a value's end, which an anchor holds only
+    /// as its last byte, so none is cut in two), every matcher still sees the whole text, and
+    /// the overlaps are resolved here, over all parts together.
     /// The context-found candidates that lost to an overlapping finding go to `hidden`.
     pub fn resolve(&self, candidates: &mut Vec<Finding>, hidden: &mut Vec<Finding>) {
         if candidates.len() < 2 {
@@ -435,7 +435,7 @@ impl Engine {
     }
 }
 
-/// One text's scan, to be shared by threads ([`Engine::scan_shared`]): the text cut at string
+/// One text's scan, to be shared by threads ([`Engine::scan_shared`]): the text cut after value
 /// ends into parts of at least a given size, a few per thread, which the threads take in
 /// turn (identifiers cluster, so equal bytes are not equal work).
 pub struct SharedScan<'t> {
@@ -449,7 +449,7 @@ impl<'t> SharedScan<'t> {
         let wanted = (threads * PARTS_PER_THREAD).min(text.len() / min_part.max(1));
         SharedScan {
             text,
-            parts: split_at_string_ends(text, wanted),
+            parts: split_at_value_ends(text, wanted),
             next: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -460,16 +460,18 @@ impl<'t> SharedScan<'t> {
 /// lower-cased copy and a search of its own.
 const PARTS_PER_THREAD: usize = 4;
 
-/// Up to `parts` ranges covering `text`, each but the last ending just after a string end
-/// (a NUL or 0x01), as near to equal lengths as those ends allow. A text with no string end
-/// where one is wanted stays in fewer parts.
-fn split_at_string_ends(text: &str, parts: usize) -> Vec<Range<usize>> {
+/// Up to `parts` ranges covering `text`, each but the last ending just after a value's end
+/// ([`STRING_END`]), as near to equal lengths as those ends allow. Never after a key's end: an
+/// anchor may run on from a key into its value (`key\x01name\x00`, the `Name` tag). A text
+/// with no value end where one is wanted stays in fewer parts.
+fn split_at_value_ends(text: &str, parts: usize) -> Vec<Range<usize>> {
     let t = text.as_bytes();
     let mut ranges = Vec::with_capacity(parts.max(1));
     let mut start = 0;
     for n in 1..parts {
         let target = (t.len() * n / parts).max(start);
-        let Some(end) = memchr::memchr2(0, 1, &t[target..]).map(|at| target + at + 1) else {
+        let Some(end) = memchr::memchr(STRING_END as u8, &t[target..]).map(|at| target + at + 1)
+        else {
             break;
         };
         if end >= t.len() {
@@ -865,6 +867,33 @@ mod tests {
             ("i-0a1b2c3d4e5f67890", "ec2_instance".into()),
         ];
         assert_eq!(found("team-data-bucket: i-0a1b2c3d4e5f67890"), expected);
+    }
+
+    #[test]
+    fn a_name_tag_is_found_wherever_the_text_is_cut_into_parts() {
+        // A cut after the key `Key` split the `key\x01name\x00` anchor: its value leaked.
+        let text = "Key\u{1}Name\u{0}Value\u{1}web-prod-7\u{0}".repeat(50);
+        let engine = Engine::with_all_builtins();
+        let mut whole = Vec::new();
+        engine.scan(&text, &mut Scratch::default(), &mut whole);
+        assert_eq!(whole.len(), 50);
+        for threads in 1..8 {
+            let shared = SharedScan::new(&text, threads, 1);
+            let mut in_parts = engine.scan_shared(&shared, &mut Scratch::default());
+            engine.resolve(&mut in_parts, &mut Vec::new());
+            assert_eq!(in_parts, whole, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn no_anchor_holds_a_value_end_but_as_its_last_byte() {
+        // What lets a text be cut after any value end (`split_at_value_ends`).
+        for kind in CATALOG {
+            for anchor in kind.anchors {
+                let inner = &anchor[..anchor.len() - 1];
+                assert!(!inner.contains(STRING_END), "{}: {anchor:?}", kind.id);
+            }
+        }
     }
 
     #[test]
