@@ -565,6 +565,27 @@ impl FirstEight {
     }
 }
 
+fn is_trigger(byte: u8) -> bool {
+    TRIGGERS.bytes().contains(&byte)
+}
+
+/// Where an anchor is found from: the trigger byte of `literal` with the most neighbours in
+/// the literal that are not trigger bytes themselves, the first among equals. `--name` is
+/// found from its second `-`, next to the `n`, so a table border's run of `-` meets no
+/// anchor at all, where from the first `-` every `--flag` was compared at every dash.
+fn trigger_position(literal: &[u8]) -> Option<usize> {
+    let plain = |i: Option<usize>| {
+        i.and_then(|i| literal.get(i))
+            .is_some_and(|&b| !is_trigger(b))
+    };
+    (0..literal.len())
+        .filter(|&i| is_trigger(literal[i]))
+        .max_by_key(|&i| {
+            let plain_neighbours = u8::from(plain(i.checked_sub(1))) + u8::from(plain(Some(i + 1)));
+            (plain_neighbours, std::cmp::Reverse(i))
+        })
+}
+
 /// Index of a trigger byte in [`TRIGGERS`].
 fn trigger_id(byte: u8) -> usize {
     match byte {
@@ -578,7 +599,8 @@ fn trigger_id(byte: u8) -> usize {
 /// The anchors that share one trigger byte. A trigger byte in the text first meets a bit set
 /// over its two (lower-cased) neighbours, which turns most of them away for the cost of one
 /// load; the rest look up the anchors by the byte next to the trigger — the one before it, or
-/// the one after it when the anchor starts with the trigger — and compare only those.
+/// the one after it when the anchor starts with the trigger or holds another trigger byte
+/// before it — and compare only those.
 struct TriggerTable {
     /// Bit `before << 8 | after` is set where some anchor fits those neighbours.
     neighbours: Box<[u64; 1024]>,
@@ -648,7 +670,7 @@ impl Anchors {
     /// Adds an anchor; `follows` are the (lower-cased) bytes that can come after it when it
     /// ends with its trigger byte.
     fn add(&mut self, literal: Vec<u8>, targets: Vec<Target>, follows: &[u8]) {
-        let Some(trigger_at) = literal.iter().position(|b| TRIGGERS.bytes().contains(b)) else {
+        let Some(trigger_at) = trigger_position(&literal) else {
             if literal.iter().any(u8::is_ascii_uppercase) {
                 self.exact_words.add(literal, targets);
             } else {
@@ -659,10 +681,14 @@ impl Anchors {
         let literal = literal.to_ascii_lowercase();
         let table = &mut self.by_trigger[trigger_id(literal[trigger_at])];
         table.allow(&literal, trigger_at, follows);
-        // Anchors are at least two bytes long (a trigger byte is never a whole anchor).
-        let slot = match trigger_at {
-            0 => &mut table.by_byte_after[usize::from(literal[1])],
-            n => &mut table.by_byte_before[usize::from(literal[n - 1])],
+        // Anchors are at least two bytes long (a trigger byte is never a whole anchor). Each
+        // is listed under a neighbour of its own that is not a trigger byte where it has one.
+        let before = trigger_at.checked_sub(1).map(|i| literal[i]);
+        let slot = match (before, literal.get(trigger_at + 1)) {
+            (Some(b), None) => &mut table.by_byte_before[usize::from(b)],
+            (Some(b), _) if !is_trigger(b) => &mut table.by_byte_before[usize::from(b)],
+            (_, Some(&a)) => &mut table.by_byte_after[usize::from(a)],
+            (None, None) => unreachable!("an anchor is longer than its trigger byte"),
         };
         slot.push(self.triggered.len());
         self.triggered.push(TriggeredAnchor {
