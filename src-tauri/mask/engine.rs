@@ -762,8 +762,6 @@ fn token_shape(t: &[u8], hit: Range<usize>) -> Option<Range<usize>> {
     (digits > 0).then(|| hit.start..hit.end + digits)
 }
 
-/// Keeps the earliest-starting candidate, the longest among those, the first rule among
-/// equals; drops everything that overlaps a kept one.
 /// Upper-case letters, digits and inner `_`, starting with a letter.
 fn is_token_prefix(prefix: &str) -> bool {
     prefix.starts_with(|c: char| c.is_ascii_uppercase())

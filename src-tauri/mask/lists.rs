@@ -65,6 +65,8 @@ pub enum ListError {
     TooShort(String),
     #[error("always-mask entry {0:?}: only ASCII text is supported")]
     NotAscii(String),
+    #[error("always-mask entry {0:?}: control characters (tabs, line breaks, NUL) cannot be part of a value")]
+    Control(String),
 }
 
 /// Where an entry's `*`s stand: the match grows over name characters on those sides.
@@ -91,6 +93,11 @@ pub(super) fn parse_entry(value: &str) -> Result<(String, Shape), ListError> {
     }
     if !literal.is_ascii() {
         return Err(ListError::NotAscii(value.to_owned()));
+    }
+    // A value is one word or name of one string: a control byte would let it run across the
+    // ends of the strings the scan reads (a NUL or 0x01 each).
+    if literal.bytes().any(|b| b.is_ascii_control()) {
+        return Err(ListError::Control(value.to_owned()));
     }
     if literal.len() < LITERAL_AT_LEAST {
         return Err(ListError::TooShort(value.to_owned()));
@@ -432,5 +439,8 @@ mod tests {
         assert_eq!(parse_entry("a*"), Err(ListError::TooShort("a*".into())));
         assert_eq!(parse_entry("*"), Err(ListError::TooShort("*".into())));
         assert_eq!(parse_entry("café"), Err(ListError::NotAscii("café".into())));
+        for bad in ["acme\0corp", "acme\u{1}corp", "acme\tcorp"] {
+            assert_eq!(parse_entry(bad), Err(ListError::Control(bad.into())));
+        }
     }
 }
