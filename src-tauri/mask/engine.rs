@@ -331,7 +331,8 @@ impl Engine {
     }
 
     /// The candidates of every anchor that stands in `part` of `text` (which starts and ends
-    /// at string ends), overlapping ones included, into `findings`.
+    /// at the text's edges or just after a value's end), overlapping ones included, into
+    /// `findings`.
     fn candidates(
         &self,
         text: &str,
